@@ -1,0 +1,322 @@
+"""The contract every game follows.
+
+A game is a set of pure functions over *batches* of episodes, written once and used everywhere
+(DESIGN.md, principle 1): the live server calls them with a batch of one, trainers with thousands.
+
+    state = game.init(batch_size, generator=g)
+    while not state.done.all():
+        obs = game.observe(state, participant_action)   # what the adversary may see now
+        ...                                              # a policy picks adversary_action
+        state, result = game.step(state, participant_action, adversary_action)
+
+Every trial has exactly one participant action and one adversary action. `turn_order` says who
+commits first:
+
+- SIMULTANEOUS (IPD): the adversary decides from history alone, before the participant moves.
+- ADVERSARY_FIRST (bandit, go/no-go): the adversary sets up the trial, then the participant acts.
+- PARTICIPANT_FIRST (trust game): the adversary sees the participant's move, then responds.
+
+In the first two orders `observe` must be called without the current participant action, so the
+adversary cannot peek (principle 5).
+
+States are frozen dataclasses of tensors with leading batch dimension B; `step` returns a new
+state. Episodes may have different lengths (IPD with a continuation probability): stepping an
+episode that is already done changes nothing and pays nothing, so a batch can run until all are
+done.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Generic, TypeVar
+
+import torch
+from torch import Tensor
+
+from ..params import Params, ParamsError
+
+
+class GameParamsError(ParamsError):
+    """A game was given parameters that break its rules; the message says which and why."""
+
+
+class TurnOrder(enum.StrEnum):
+    SIMULTANEOUS = "simultaneous"
+    ADVERSARY_FIRST = "adversary_first"
+    PARTICIPANT_FIRST = "participant_first"
+
+
+class Objective(enum.StrEnum):
+    """What a trained adversary may be asked to pursue (the training issue defines them)."""
+
+    MAX = "max"  # the adversary's own reward
+    FAIR = "fair"  # minus the gap between both sides' earnings
+    ADALIGN = "adalign"  # Advantage Alignment against the participant
+
+
+@dataclass(frozen=True)
+class GameSpec:
+    """What a game is, independent of its parameters."""
+
+    name: str
+    label: str
+    participant_actions: tuple[str, ...]
+    adversary_actions: tuple[str, ...]
+    turn_order: TurnOrder
+    objectives: tuple[Objective, ...]
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What an adversary may see when it decides, for a batch of episodes.
+
+    `last_*` fields describe the previous trial; they are -1 (actions) and 0 (rewards) before the
+    first trial. `participant_action` is the current trial's participant move in
+    PARTICIPANT_FIRST games and None otherwise. `action_mask` marks the adversary actions the
+    rules allow now. `info` holds a game's own named quantities (documented on each game), and
+    `features` is the same information as one fixed-size float vector for learned policies.
+    """
+
+    trial: Tensor  # [B] long, index of the trial being decided
+    last_participant_action: Tensor  # [B] long
+    last_adversary_action: Tensor  # [B] long
+    last_participant_reward: Tensor  # [B] float
+    last_adversary_reward: Tensor  # [B] float
+    participant_action: Tensor | None  # [B] long
+    action_mask: Tensor  # [B, n_adversary_actions] bool
+    info: Mapping[str, Tensor]
+    features: Tensor  # [B, n_features] float
+
+    @property
+    def batch_size(self) -> int:
+        return self.trial.shape[0]
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """Outcome of one trial for a batch. `adversary_action` is the action the rules applied
+    (budget rules may force or withhold what the adversary asked for)."""
+
+    participant_reward: Tensor  # [B] float
+    adversary_reward: Tensor  # [B] float
+    adversary_action: Tensor  # [B] long
+    done: Tensor  # [B] bool, after this trial
+
+
+@dataclass(frozen=True)
+class State:
+    """Fields every game's state has. Games subclass it with their own fields."""
+
+    trial: Tensor  # [B] long, trials played so far
+    length: Tensor  # [B] long, trials in this episode
+    last_participant_action: Tensor  # [B] long, -1 before the first trial
+    last_adversary_action: Tensor  # [B] long
+    last_participant_reward: Tensor  # [B] float
+    last_adversary_reward: Tensor  # [B] float
+
+    @property
+    def done(self) -> Tensor:
+        return self.trial >= self.length
+
+    @property
+    def batch_size(self) -> int:
+        return self.trial.shape[0]
+
+    @property
+    def device(self) -> torch.device:
+        return self.trial.device
+
+
+ParamsT = TypeVar("ParamsT", bound=Params)
+StateT = TypeVar("StateT", bound=State)
+
+
+class Game(ABC, Generic[ParamsT, StateT]):
+    """One repeated game with validated parameters. Subclasses implement the rules."""
+
+    spec: ClassVar[GameSpec]
+    params_class: ClassVar[type[Params]]
+
+    def __init__(self, params: Mapping[str, Any] | ParamsT | None = None):
+        if isinstance(params, Params):
+            self.params: ParamsT = params  # type: ignore[assignment]
+        else:
+            self.params = self.params_class.from_mapping(params)  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.params!r})"
+
+    # --- the rules -------------------------------------------------------------------------
+
+    @property
+    @abstractmethod
+    def max_trials(self) -> int:
+        """The most trials an episode can have (its length, or the cap)."""
+
+    @property
+    def announced_length(self) -> int | None:
+        """The number of trials participants are told, or None when the length is random and
+        must stay unknown to them."""
+        return self.max_trials
+
+    @abstractmethod
+    def init(
+        self,
+        batch_size: int,
+        *,
+        generator: torch.Generator | None = None,
+        device: torch.device | str = "cpu",
+        length: Tensor | None = None,
+    ) -> StateT:
+        """Start `batch_size` episodes. `length` replays episodes whose lengths were drawn before
+        (a participant's stored length); otherwise lengths are drawn with `generator`."""
+
+    @abstractmethod
+    def adversary_action_mask(self, state: StateT) -> Tensor:
+        """[B, n_adversary_actions] bool: which adversary actions the rules allow now."""
+
+    @abstractmethod
+    def observe(self, state: StateT, participant_action: Tensor | None = None) -> Observation:
+        """The adversary's view before it acts. Pass `participant_action` only in
+        PARTICIPANT_FIRST games."""
+
+    @abstractmethod
+    def step(
+        self, state: StateT, participant_action: Tensor, adversary_action: Tensor
+    ) -> tuple[StateT, StepResult]:
+        """Play one trial for every episode in the batch."""
+
+    def effective_participant_action(self, action: int, reaction_time_ms: float | None) -> int:
+        """The action a participant's response counts as, given its reaction time. Most games
+        take the response as it is; a game with a response window overrides this."""
+        return action
+
+    # --- what the participant is shown (one trial, plain Python, for the live server) --------
+
+    def participant_cue(self, adversary_action: int) -> dict[str, Any]:
+        """What the participant sees of the adversary's move *before* choosing (an
+        ADVERSARY_FIRST game's stimulus). Nothing by default."""
+        return {}
+
+    @abstractmethod
+    def participant_feedback(
+        self,
+        participant_action: int,
+        adversary_action: int,
+        participant_reward: float,
+        adversary_reward: float,
+    ) -> dict[str, Any]:
+        """What the participant is told after the trial: never more than the rules reveal."""
+
+    # --- helpers for subclasses ---------------------------------------------------------------
+
+    def _check_actions(self, participant_action: Tensor, adversary_action: Tensor, batch: int):
+        for who, action, n in (
+            ("participant", participant_action, len(self.spec.participant_actions)),
+            ("adversary", adversary_action, len(self.spec.adversary_actions)),
+        ):
+            if action.shape != (batch,):
+                raise ValueError(f"{who} actions must have shape ({batch},), got {tuple(action.shape)}")
+            if action.numel() and (int(action.min()) < 0 or int(action.max()) >= n):
+                raise ValueError(f"{who} actions must lie in 0..{n - 1}")
+
+    def _common_init(self, batch_size, length, device) -> dict[str, Tensor]:
+        long = dict(dtype=torch.long, device=device)
+        return dict(
+            trial=torch.zeros(batch_size, **long),
+            length=length.to(device=device, dtype=torch.long),
+            last_participant_action=torch.full((batch_size,), -1, **long),
+            last_adversary_action=torch.full((batch_size,), -1, **long),
+            last_participant_reward=torch.zeros(batch_size, device=device),
+            last_adversary_reward=torch.zeros(batch_size, device=device),
+        )
+
+    def _fixed_length(self, batch_size: int, n: int, length: Tensor | None, device) -> Tensor:
+        if length is None:
+            return torch.full((batch_size,), n, dtype=torch.long, device=device)
+        if length.shape != (batch_size,) or bool((length != n).any()):
+            raise ValueError(f"{self.spec.name} episodes always have {n} trials")
+        return length
+
+    def _advance(
+        self,
+        state: StateT,
+        participant_action: Tensor,
+        adversary_action: Tensor,
+        participant_reward: Tensor,
+        adversary_reward: Tensor,
+        **changes: Tensor,
+    ) -> tuple[StateT, StepResult]:
+        """Apply one trial to the episodes that are still running; finished ones stay as they are
+        and earn nothing."""
+        active = ~state.done
+        participant_reward = torch.where(active, participant_reward, 0.0)
+        adversary_reward = torch.where(active, adversary_reward, 0.0)
+
+        def keep_done(new: Tensor, old: Tensor) -> Tensor:
+            mask = active.view(-1, *([1] * (new.dim() - 1)))
+            return torch.where(mask, new, old)
+
+        new_state = dataclasses.replace(
+            state,
+            trial=state.trial + active.long(),
+            last_participant_action=keep_done(participant_action, state.last_participant_action),
+            last_adversary_action=keep_done(adversary_action, state.last_adversary_action),
+            last_participant_reward=keep_done(participant_reward, state.last_participant_reward),
+            last_adversary_reward=keep_done(adversary_reward, state.last_adversary_reward),
+            **{k: keep_done(v, getattr(state, k)) for k, v in changes.items()},
+        )
+        result = StepResult(
+            participant_reward=participant_reward,
+            adversary_reward=adversary_reward,
+            adversary_action=adversary_action,
+            done=new_state.done,
+        )
+        return new_state, result
+
+    def _observation(
+        self,
+        state: State,
+        participant_action: Tensor | None,
+        info: dict[str, Tensor],
+        extra_features: list[Tensor],
+        reward_scale: float,
+    ) -> Observation:
+        """Build the common part of an observation; games add their own info and features."""
+        wants_current = self.spec.turn_order is TurnOrder.PARTICIPANT_FIRST
+        if wants_current and participant_action is None:
+            raise ValueError(f"{self.spec.name}: the adversary moves after the participant; "
+                             "pass the participant's action")
+        if not wants_current and participant_action is not None:
+            raise ValueError(f"{self.spec.name}: the adversary must decide without seeing "
+                             "the participant's current action")
+        n_p, n_a = len(self.spec.participant_actions), len(self.spec.adversary_actions)
+        features = [
+            _one_hot_or_none(state.last_participant_action, n_p),
+            _one_hot_or_none(state.last_adversary_action, n_a),
+            (state.last_participant_reward / reward_scale).unsqueeze(1),
+            (state.last_adversary_reward / reward_scale).unsqueeze(1),
+            (state.trial.float() / self.max_trials).unsqueeze(1),
+            *extra_features,
+        ]
+        return Observation(
+            trial=state.trial,
+            last_participant_action=state.last_participant_action,
+            last_adversary_action=state.last_adversary_action,
+            last_participant_reward=state.last_participant_reward,
+            last_adversary_reward=state.last_adversary_reward,
+            participant_action=participant_action,
+            action_mask=self.adversary_action_mask(state),
+            info=info,
+            features=torch.cat(features, dim=1),
+        )
+
+
+def _one_hot_or_none(action: Tensor, n: int) -> Tensor:
+    """One-hot over n actions plus a last column meaning 'no action yet' (action == -1)."""
+    index = torch.where(action < 0, n, action)
+    return torch.nn.functional.one_hot(index, n + 1).float()

@@ -1,0 +1,48 @@
+"""The budget rule shared by the bandit and go/no-go.
+
+Both games give the adversary a fixed number of events to place over a fixed number of trials
+(25 rewards per option in 100 trials; 35 no-go trials in 350), and the total must come out exact.
+So at each trial, for each budget:
+
+- an event is *withheld* when its budget is spent (nothing left to place), and
+- an event is *forced* when what is left equals the trials left (every remaining trial needs one).
+
+Adversary actions in these games are bit masks over the budgets: bit k set means "place an event
+of budget k on this trial" (bandit: reward on option k; go/no-go: make it a no-go trial).
+"""
+
+import torch
+from torch import Tensor
+
+
+def enforce(requested: Tensor, budget_left: Tensor, trials_left: Tensor) -> Tensor:
+    """Apply the rule to requested events. All arguments are [B, K] except trials_left [B]."""
+    trials_left = trials_left.unsqueeze(1)
+    return (requested & (budget_left > 0)) | (budget_left >= trials_left)
+
+
+def allowed(budget_left: Tensor, trials_left: Tensor) -> tuple[Tensor, Tensor]:
+    """([B, K] may withhold, [B, K] may place) under the rule."""
+    return budget_left < trials_left.unsqueeze(1), budget_left > 0
+
+
+def action_to_bits(action: Tensor, n_budgets: int) -> Tensor:
+    """[B] action -> [B, K] bool, bit k of the action."""
+    shifts = torch.arange(n_budgets, device=action.device)
+    return ((action.unsqueeze(1) >> shifts) & 1).bool()
+
+
+def bits_to_action(bits: Tensor) -> Tensor:
+    """[B, K] bool -> [B] action."""
+    weights = 1 << torch.arange(bits.shape[1], device=bits.device)
+    return (bits.long() * weights).sum(dim=1)
+
+
+def action_mask(budget_left: Tensor, trials_left: Tensor) -> Tensor:
+    """[B, 2**K] bool: the bit-mask actions that respect the rule for every budget."""
+    n_budgets = budget_left.shape[1]
+    may_withhold, may_place = allowed(budget_left, trials_left)
+    actions = torch.arange(2**n_budgets, device=budget_left.device)
+    bits = action_to_bits(actions, n_budgets)  # [A, K]
+    ok = torch.where(bits.unsqueeze(0), may_place.unsqueeze(1), may_withhold.unsqueeze(1))
+    return ok.all(dim=2)

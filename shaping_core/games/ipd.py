@@ -1,0 +1,117 @@
+"""Iterated prisoner's dilemma.
+
+Each round both sides choose C (0) or D (1) at the same time; the adversary decides from history
+alone (SIMULTANEOUS). Payoffs are symmetric: mutual cooperation pays `reward` (R) to both, mutual
+defection `punishment` (P), and a defector facing a cooperator gets `temptation` (T) while the
+cooperator gets `sucker` (S). The dilemma needs T > R > P > S, and 2R > T + S so that taking turns
+exploiting each other does not beat cooperating.
+
+Length: `rounds` fixed rounds, or, with `continuation_probability` d, another round follows each
+round with probability d (geometric length, mean 1 / (1 - d)), capped at `max_rounds`.
+
+Observation info: none beyond the common fields.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from .base import Game, GameParamsError, GameSpec, Objective, Params, State, TurnOrder
+
+COOPERATE, DEFECT = 0, 1
+
+
+@dataclass(frozen=True)
+class IPDParams(Params):
+    reward: float = 3.0  # R, both cooperate
+    sucker: float = 0.0  # S, I cooperate, you defect
+    temptation: float = 5.0  # T, I defect, you cooperate
+    punishment: float = 1.0  # P, both defect
+    rounds: int = 20  # fixed length; ignored when continuation_probability is set
+    continuation_probability: float | None = None  # d in (0, 1): random length
+    max_rounds: int = 100  # cap on a random length
+
+    def __post_init__(self):
+        t, r, p, s = self.temptation, self.reward, self.punishment, self.sucker
+        if not t > r > p > s:
+            raise GameParamsError(
+                f"payoffs must satisfy temptation > reward > punishment > sucker, got "
+                f"T={t:g}, R={r:g}, P={p:g}, S={s:g}"
+            )
+        if not 2 * r > t + s:
+            raise GameParamsError(
+                f"payoffs must satisfy 2 * reward > temptation + sucker, got 2R={2 * r:g}, "
+                f"T+S={t + s:g}"
+            )
+        if self.rounds < 1:
+            raise GameParamsError(f"rounds must be at least 1, got {self.rounds}")
+        d = self.continuation_probability
+        if d is not None and not 0 < d < 1:
+            raise GameParamsError(f"continuation_probability must lie strictly between 0 and 1, got {d:g}")
+        if self.max_rounds < 1:
+            raise GameParamsError(f"max_rounds must be at least 1, got {self.max_rounds}")
+
+
+class IteratedPrisonersDilemma(Game[IPDParams, State]):
+    spec = GameSpec(
+        name="ipd",
+        label="Iterated prisoner's dilemma",
+        participant_actions=("C", "D"),
+        adversary_actions=("C", "D"),
+        turn_order=TurnOrder.SIMULTANEOUS,
+        objectives=(Objective.MAX, Objective.FAIR, Objective.ADALIGN),
+    )
+    params_class = IPDParams
+
+    @property
+    def max_trials(self) -> int:
+        p = self.params
+        return p.rounds if p.continuation_probability is None else p.max_rounds
+
+    @property
+    def announced_length(self) -> int | None:
+        return self.params.rounds if self.params.continuation_probability is None else None
+
+    def payoff_matrix(self, device="cpu") -> Tensor:
+        """[2, 2, 2]: payoff_matrix[own, other] = (own payoff, other's payoff)."""
+        p = self.params
+        return torch.tensor(
+            [[[p.reward, p.reward], [p.sucker, p.temptation]],
+             [[p.temptation, p.sucker], [p.punishment, p.punishment]]],
+            device=device,
+        )
+
+    def init(self, batch_size, *, generator=None, device="cpu", length=None) -> State:
+        p = self.params
+        if length is None:
+            if p.continuation_probability is None:
+                length = torch.full((batch_size,), p.rounds, dtype=torch.long)
+            else:
+                # P(length = k) = d^(k-1) (1 - d): inverse transform of a uniform draw.
+                u = torch.rand(batch_size, generator=generator, dtype=torch.float64)
+                extra = torch.floor(torch.log1p(-u) / torch.log(torch.tensor(p.continuation_probability, dtype=torch.float64)))
+                length = (1 + extra).clamp(max=p.max_rounds).long()
+        elif length.shape != (batch_size,) or bool((length < 1).any() or (length > self.max_trials).any()):
+            raise ValueError(f"ipd lengths must lie in 1..{self.max_trials}")
+        return State(**self._common_init(batch_size, length, device))
+
+    def adversary_action_mask(self, state: State) -> Tensor:
+        return torch.ones(state.batch_size, 2, dtype=torch.bool, device=state.device)
+
+    def observe(self, state: State, participant_action: Tensor | None = None):
+        scale = max(abs(self.params.temptation), abs(self.params.sucker), 1.0)
+        return self._observation(state, participant_action, {}, [], scale)
+
+    def step(self, state: State, participant_action: Tensor, adversary_action: Tensor):
+        self._check_actions(participant_action, adversary_action, state.batch_size)
+        payoffs = self.payoff_matrix(state.device)[participant_action, adversary_action]
+        return self._advance(state, participant_action, adversary_action, payoffs[:, 0], payoffs[:, 1])
+
+    def participant_feedback(self, participant_action, adversary_action, participant_reward,
+                             adversary_reward):
+        names = self.spec.adversary_actions
+        return {"your_choice": names[participant_action], "other_choice": names[adversary_action],
+                "points": participant_reward, "other_points": adversary_reward}

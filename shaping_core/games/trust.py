@@ -1,0 +1,102 @@
+"""Multi-round trust game.
+
+`rounds` rounds. Each round the participant (investor) receives `endowment` points and invests an
+integer x in 0..endowment; the investment is multiplied by `multiplier`; the adversary (trustee)
+sees x (PARTICIPANT_FIRST) and returns a fraction f from `return_fractions` of the multiplied
+amount. The investor earns endowment - x + f * m * x and the trustee m * x - f * m * x.
+
+Actions: participant "0".."endowment" (points invested); adversary one per return fraction.
+
+Observation info: `investment` [B], the current round's investment in points.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from .base import Game, GameParamsError, GameSpec, Objective, Params, State, TurnOrder
+
+
+@dataclass(frozen=True)
+class TrustParams(Params):
+    rounds: int = 10
+    endowment: int = 20
+    multiplier: float = 3.0
+    return_fractions: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+    def __post_init__(self):
+        if self.rounds < 1:
+            raise GameParamsError(f"rounds must be at least 1, got {self.rounds}")
+        if not 1 <= self.endowment <= 1000:
+            raise GameParamsError(f"endowment must lie in 1..1000, got {self.endowment}")
+        if not self.multiplier >= 1:
+            raise GameParamsError(f"multiplier must be at least 1, got {self.multiplier:g}")
+        fractions = self.return_fractions
+        if any(not 0 <= f <= 1 for f in fractions):
+            raise GameParamsError(f"return_fractions must lie in [0, 1], got {list(fractions)}")
+        if list(fractions) != sorted(set(fractions)):
+            raise GameParamsError(f"return_fractions must be increasing without repeats, got {list(fractions)}")
+
+
+class TrustGame(Game[TrustParams, State]):
+    spec = GameSpec(
+        name="trust",
+        label="Multi-round trust game",
+        participant_actions=(),  # set per instance: depends on the endowment
+        adversary_actions=(),  # set per instance: one per return fraction
+        turn_order=TurnOrder.PARTICIPANT_FIRST,
+        objectives=(Objective.MAX, Objective.FAIR, Objective.ADALIGN),
+    )
+    params_class = TrustParams
+
+    def __init__(self, params=None):
+        super().__init__(params)
+        p = self.params
+        self.spec = dataclasses.replace(
+            type(self).spec,
+            participant_actions=tuple(str(x) for x in range(p.endowment + 1)),
+            adversary_actions=tuple(f"{round(f * 100):g}%" for f in p.return_fractions),
+        )
+
+    @property
+    def max_trials(self) -> int:
+        return self.params.rounds
+
+    def init(self, batch_size, *, generator=None, device="cpu", length=None) -> State:
+        length = self._fixed_length(batch_size, self.params.rounds, length, device)
+        return State(**self._common_init(batch_size, length, device))
+
+    def adversary_action_mask(self, state: State) -> Tensor:
+        n = len(self.params.return_fractions)
+        return torch.ones(state.batch_size, n, dtype=torch.bool, device=state.device)
+
+    def observe(self, state: State, participant_action: Tensor | None = None):
+        endowment = self.params.endowment
+        info = {} if participant_action is None else {"investment": participant_action}
+        extra = [] if participant_action is None else [(participant_action.float() / endowment).unsqueeze(1)]
+        return self._observation(state, participant_action, info, extra,
+                                 reward_scale=endowment * self.params.multiplier)
+
+    def payoffs(self, investment: Tensor, adversary_action: Tensor) -> tuple[Tensor, Tensor]:
+        """(investor, trustee) points for a round."""
+        fractions = torch.tensor(self.params.return_fractions, device=investment.device)
+        multiplied = investment.float() * self.params.multiplier
+        returned = fractions[adversary_action] * multiplied
+        return self.params.endowment - investment.float() + returned, multiplied - returned
+
+    def step(self, state: State, participant_action: Tensor, adversary_action: Tensor):
+        self._check_actions(participant_action, adversary_action, state.batch_size)
+        investor, trustee = self.payoffs(participant_action, adversary_action)
+        return self._advance(state, participant_action, adversary_action, investor, trustee)
+
+    def participant_feedback(self, participant_action, adversary_action, participant_reward,
+                             adversary_reward):
+        multiplied = participant_action * self.params.multiplier
+        fraction = self.params.return_fractions[adversary_action]
+        return {"invested": participant_action, "multiplied": multiplied,
+                "returned": fraction * multiplied, "return_fraction": fraction,
+                "points": participant_reward, "other_points": adversary_reward}

@@ -1,0 +1,130 @@
+"""Writes of live play: one transaction per trial (DESIGN.md, principles 4, 5 and 7).
+
+In games where the adversary commits first (simultaneous, adversary-first), the next trial is
+*opened* in the same transaction that completes the current one: its row is written with the
+adversary's action before the participant can send a choice for it, so the adversary cannot peek.
+In participant-first games (trust) the adversary responds inside the transaction that records the
+participant's move.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from webapp.studies.models import Participant
+
+from .engine import LiveGame, StoredTrial
+from .models import Trial
+
+
+class PlayError(Exception):
+    """A message that cannot be applied; the game state is untouched."""
+
+    def __init__(self, code: str, message: str, expected_trial: int | None = None):
+        super().__init__(message)
+        self.code, self.message, self.expected_trial = code, message, expected_trial
+
+
+@dataclass(frozen=True)
+class Submission:
+    live: LiveGame
+    trial: Trial
+    duplicate: bool
+
+
+PLAYABLE = (Participant.Status.PLAYING, Participant.Status.COMPLETED)
+
+
+def live_game_load(*, participant: Participant) -> LiveGame:
+    """Rebuild the participant's game from their completed trials."""
+    condition = participant.condition
+    game = participant.study.make_game()
+    completed = Trial.objects.filter(participant=participant, participant_action__isnull=False).order_by("index")
+    stored = [StoredTrial(t.index, t.participant_action, t.adversary_action, t.participant_reward,
+                          t.adversary_reward) for t in completed]
+    return LiveGame.replay(game, condition.make_policy(game), seed=participant.seed,
+                           length=participant.episode_length, trials=stored)
+
+
+def play_start(*, participant: Participant) -> LiveGame:
+    """Load the participant's game and make sure its current trial is open."""
+    with transaction.atomic():
+        participant = _lock(participant)
+        live = live_game_load(participant=participant)
+        if not live.done and not live.adversary_moves_after_participant:
+            if not Trial.objects.filter(participant=participant, index=live.trial_index).exists():
+                _open_trial(participant, live)
+    return live
+
+
+def trial_submit(*, participant: Participant, live: LiveGame | None, trial_index: int, action: int,
+                 reaction_time_ms: float | None) -> Submission:
+    """Record the participant's choice for `trial_index`.
+
+    A choice for a trial already recorded (a repeat, a late message, a second tab) changes nothing
+    and returns the stored trial with duplicate=True. `live` is the caller's cached game; it is
+    rebuilt when it is missing or behind the trial table.
+    """
+    with transaction.atomic():
+        participant = _lock(participant)
+        completed = Trial.objects.filter(participant=participant, participant_action__isnull=False).count()
+        if trial_index < completed:
+            return Submission(live or live_game_load(participant=participant),
+                              Trial.objects.get(participant=participant, index=trial_index), True)
+        if participant.status == Participant.Status.COMPLETED:
+            raise PlayError("game_over", "the game is over", None)
+        if trial_index > completed:
+            raise PlayError("wrong_trial", f"trial {trial_index} is not open; the current trial is {completed}",
+                            completed)
+        if live is None or live.trial_index != completed:
+            live = live_game_load(participant=participant)
+        try:
+            action = live.game.effective_participant_action(action, reaction_time_ms)
+        except ValueError as error:
+            raise PlayError("invalid_choice", str(error), completed) from None
+
+        now = timezone.now()
+        if live.adversary_moves_after_participant:
+            decision = live.decide(action)
+            previous = Trial.objects.filter(participant=participant, index=trial_index - 1).first()
+            trial = Trial(participant=participant, index=trial_index, adversary_action=decision.adversary_action,
+                          adversary_probs=decision.probs,
+                          presented_at=previous.responded_at if previous else participant.started_at or now)
+        else:
+            trial = Trial.objects.get(participant=participant, index=trial_index)
+        outcome = live.advance(action, trial.adversary_action)
+        trial.participant_action = action
+        trial.participant_reward = outcome.participant_reward
+        trial.adversary_reward = outcome.adversary_reward
+        trial.reaction_time_ms = reaction_time_ms
+        trial.responded_at = now
+        trial.save()
+
+        participant.last_seen_at = now
+        if outcome.done:
+            participant.status = Participant.Status.COMPLETED
+            participant.completed_at = now
+        elif not live.adversary_moves_after_participant:
+            _open_trial(participant, live)
+        participant.save(update_fields=["last_seen_at", "status", "completed_at"])
+    return Submission(live, trial, False)
+
+
+def _lock(participant: Participant) -> Participant:
+    """Lock the participant's row: one writer per participant at a time, across tabs and workers."""
+    locked = (Participant.objects.select_for_update(of=("self",))
+              .select_related("study", "condition").get(pk=participant.pk))
+    if locked.status not in PLAYABLE:
+        raise PlayError("wrong_phase", f"the game has not started: the participant is at "
+                                       f"'{locked.get_status_display()}'")
+    return locked
+
+
+def _open_trial(participant: Participant, live: LiveGame) -> Trial:
+    decision = live.decide()
+    return Trial.objects.create(participant=participant, index=live.trial_index,
+                                adversary_action=decision.adversary_action, adversary_probs=decision.probs,
+                                presented_at=timezone.now())

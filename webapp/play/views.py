@@ -1,0 +1,72 @@
+"""A participant's own pages: consent, instructions with comprehension check, play, debrief.
+
+One URL per participant, `/p/<token>/`; what it shows follows the participant's status, so a
+refresh always lands on the right step.
+"""
+
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from webapp.studies.models import Participant
+from webapp.studies.selectors import participant_earnings
+from webapp.studies.services import participant_answer_comprehension, participant_consent, participant_touch
+
+
+@require_http_methods(["GET", "POST"])
+def participant_home(request, token):
+    participant = (Participant.objects.select_related("study", "condition").filter(token=token).first())
+    if participant is None:
+        raise Http404("No such participant")
+    status = participant.status
+    if request.method == "POST":
+        return _post(request, participant)
+    participant_touch(participant=participant)
+    context = {"participant": participant, "study": participant.study}
+    if status == Participant.Status.CONSENT:
+        return render(request, "play/consent.html", context)
+    if status == Participant.Status.INSTRUCTIONS:
+        return render(request, "play/instructions.html", {**context, **_instructions_context(participant)})
+    if status == Participant.Status.PLAYING:
+        return render(request, "play/play.html", {**context, "game": participant.study.make_game()})
+    if status == Participant.Status.COMPLETED:
+        return render(request, "play/debrief.html", {**context, "earnings": participant_earnings(participant=participant)})
+    return render(request, "play/declined.html", context)
+
+
+def _post(request, participant):
+    step = request.POST.get("step")
+    if step == "consent" and participant.status == Participant.Status.CONSENT:
+        agreed = request.POST.get("agree") == "yes"
+        if not agreed and request.POST.get("decline") != "yes":
+            return render(request, "play/consent.html",
+                          {"participant": participant, "study": participant.study,
+                           "error": "Please tick the box to agree, or choose not to take part."}, status=400)
+        participant_consent(participant=participant, agreed=agreed)
+    elif step == "comprehension" and participant.status == Participant.Status.INSTRUCTIONS:
+        answers, unanswered = _answers(request.POST, len(participant.study.comprehension_questions))
+        wrong = participant_answer_comprehension(participant=participant, answers=answers) if not unanswered else []
+        if unanswered or wrong:
+            context = {"participant": participant, "study": participant.study, "answers": answers,
+                       "wrong": wrong, "unanswered": unanswered, **_instructions_context(participant)}
+            return render(request, "play/instructions.html", context, status=400)
+    # A repeated or stale post (back button, second tab) just shows the current step.
+    return redirect("participant-home", token=participant.token)
+
+
+def _answers(post, n_questions) -> tuple[dict[int, int], list[int]]:
+    answers, unanswered = {}, []
+    for i in range(n_questions):
+        value = post.get(f"q{i}", "")
+        if value.isdigit():
+            answers[i] = int(value)
+        else:
+            unanswered.append(i + 1)
+    return answers, unanswered
+
+
+def _instructions_context(participant):
+    game = participant.study.make_game()
+    questions = [{"number": i + 1, "field": f"q{i}", **q}
+                 for i, q in enumerate(participant.study.comprehension_questions)]
+    return {"game": game, "params": game.params, "questions": questions}

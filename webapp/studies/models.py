@@ -1,0 +1,181 @@
+"""Studies, their conditions, and the participants who join them."""
+
+from __future__ import annotations
+
+import secrets
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+
+from shaping_core.games import GAMES, Game, make_game
+from shaping_core.params import ParamsError
+from shaping_core.policies import make_policy
+from shaping_core.policies.base import Policy
+
+from . import defaults
+
+GAME_CHOICES = [(name, cls.spec.label) for name, cls in GAMES.items()]
+
+
+class Study(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        LIVE = "live", "Live"
+        PAUSED = "paused", "Paused"
+        CLOSED = "closed", "Closed"
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(unique=True, help_text="Appears in the participant link /s/<slug>/.")
+    game = models.CharField(max_length=20, choices=GAME_CHOICES)
+    game_params = models.JSONField(
+        default=dict, blank=True,
+        help_text="The game's parameters as JSON; leave empty for the defaults. Saved with every "
+                  "default filled in.",
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT,
+                              editable=False)
+    consent_text = models.TextField(blank=True, help_text="Empty: a default consent text.")
+    instructions = models.TextField(blank=True, help_text="Empty: the game's default instructions.")
+    comprehension_questions = models.JSONField(
+        default=list, blank=True,
+        help_text='A list of {"question": ..., "choices": [...], "answer": <index>}. '
+                  "Empty: the game's default questions.",
+    )
+    participant_cap_per_condition = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Most participants a condition admits; empty for no cap."
+    )
+    completion_code = models.CharField(max_length=64, blank=True,
+                                       help_text="Shown on the debrief page (e.g. a Prolific code).")
+    completion_redirect_url = models.URLField(
+        blank=True, help_text="Where the debrief sends participants, e.g. "
+                              "https://app.prolific.com/submissions/complete?cc=CODE")
+    money_per_point = models.DecimalField(max_digits=8, decimal_places=4, default=Decimal("0.01"),
+                                          validators=[MinValueValidator(0)])
+    show_up_fee = models.DecimalField(max_digits=8, decimal_places=2, default=Decimal("0"),
+                                      validators=[MinValueValidator(0)])
+    currency = models.CharField(max_length=3, default="GBP")
+    created_at = models.DateTimeField(auto_now_add=True)
+    launched_at = models.DateTimeField(null=True, blank=True, editable=False)
+    closed_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name_plural = "studies"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def make_game(self) -> Game:
+        return make_game(self.game, self.game_params)
+
+    def clean(self):
+        if self.game not in GAMES:
+            return  # the field's own choices validation reports it
+        try:
+            game = self.make_game()
+        except ParamsError as error:
+            raise ValidationError({"game_params": str(error)}) from None
+        self.game_params = game.params.to_mapping()
+        if self.pk:
+            before = Study.objects.filter(pk=self.pk).values("game", "game_params").first()
+            if before and self.participants.exists() and (before["game"], before["game_params"]) != (
+                    self.game, self.game_params):
+                raise ValidationError("The game and its parameters cannot change once participants "
+                                      "have joined: create a new study instead.")
+        self.consent_text = self.consent_text.strip() or defaults.CONSENT_TEXT
+        self.instructions = self.instructions.strip() or defaults.INSTRUCTIONS[self.game]
+        self.comprehension_questions = (self.comprehension_questions
+                                        or defaults.COMPREHENSION_QUESTIONS[self.game])
+        try:
+            defaults.check_questions(self.comprehension_questions)
+        except ValueError as error:
+            raise ValidationError({"comprehension_questions": str(error)}) from None
+
+
+class Condition(models.Model):
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="conditions")
+    name = models.SlugField(max_length=50)
+    adversary = models.CharField(max_length=100, help_text="Which adversary plays the participants.")
+    adversary_params = models.JSONField(default=dict, blank=True,
+                                        help_text="The adversary's parameters as JSON; empty for defaults.")
+    weight = models.PositiveIntegerField(default=1, validators=[MinValueValidator(1)],
+                                         help_text="Relative share of new participants.")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["study", "name"], name="unique_condition_name")]
+        ordering = ["study", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.study.slug}/{self.name}"
+
+    def make_policy(self, game: Game | None = None) -> Policy:
+        return make_policy(self.adversary, game or self.study.make_game(), self.adversary_params)
+
+    def clean(self):
+        if not self.study_id or self.study.game not in GAMES:
+            return
+        try:
+            self.make_policy()
+        except ParamsError as error:
+            raise ValidationError({"adversary_params": str(error)}) from None
+        if self.pk and self.participants.exists():
+            before = Condition.objects.filter(pk=self.pk).values("adversary", "adversary_params").first()
+            if before and (before["adversary"], before["adversary_params"]) != (
+                    self.adversary, self.adversary_params):
+                raise ValidationError("The adversary cannot change once participants have been "
+                                      "assigned to this condition: add a new condition instead.")
+
+
+def _new_token() -> str:
+    return secrets.token_urlsafe(32)  # 256 bits: unguessable
+
+
+def _new_public_id() -> str:
+    return "p" + secrets.token_hex(6)
+
+
+def _new_seed() -> int:
+    return secrets.randbits(62)
+
+
+class Participant(models.Model):
+    class Status(models.TextChoices):
+        CONSENT = "consent", "Reading consent"
+        INSTRUCTIONS = "instructions", "Reading instructions"
+        PLAYING = "playing", "Playing"
+        COMPLETED = "completed", "Completed"
+        DECLINED = "declined", "Declined consent"
+
+    study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="participants")
+    condition = models.ForeignKey(Condition, on_delete=models.PROTECT, related_name="participants")
+    token = models.CharField(max_length=64, unique=True, default=_new_token, editable=False)
+    public_id = models.CharField(max_length=20, unique=True, default=_new_public_id, editable=False,
+                                 help_text="Pseudonymous id used in exports.")
+    external_id = models.CharField(max_length=200, blank=True,
+                                   help_text="PROLIFIC_PID or participant_label from the join link.")
+    external_study_id = models.CharField(max_length=200, blank=True)
+    external_session_id = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.CONSENT)
+    seed = models.BigIntegerField(default=_new_seed, editable=False,
+                                  help_text="Seeds this participant's game and adversary draws.")
+    episode_length = models.PositiveIntegerField(help_text="Trials in this participant's game.")
+    screen_order = models.JSONField(default=list, blank=True,
+                                    help_text="Action indices in left-to-right screen order.")
+    comprehension_attempts = models.PositiveIntegerField(default=0)
+    joined_at = models.DateTimeField(auto_now_add=True)
+    consented_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    last_seen_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["study", "external_id"], name="one_participation_per_external_id",
+                                    condition=~models.Q(external_id="")),
+        ]
+        ordering = ["study", "id"]
+
+    def __str__(self) -> str:
+        return self.public_id
