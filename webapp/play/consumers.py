@@ -37,7 +37,7 @@ class PlayConsumer(AsyncWebsocketConsumer):
             await self._send(protocol.error("wrong_phase", "the game has not started yet"))
             await self.close(code=CLOSE_NOT_PLAYING)
             return
-        self.group = f"participant-{self.participant.pk}"
+        self.group = f"participant-{self.participant.public_id}"
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self._send_state()
 

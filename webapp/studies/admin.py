@@ -2,6 +2,7 @@
 
 from django import forms
 from django.contrib import admin, messages
+from django.db import models
 from django.core.exceptions import ValidationError
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -47,6 +48,7 @@ class StudyAdmin(admin.ModelAdmin):
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
     readonly_fields = ["status", "participant_link", "launched_at", "closed_at"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     inlines = [ConditionInline]
     actions = ["launch", "pause", "close", "export_csv"]
     fieldsets = [

@@ -114,7 +114,12 @@ class Condition(models.Model):
         return make_policy(self.adversary, game or self.study.make_game(), self.adversary_params)
 
     def clean(self):
-        if not self.study_id or self.study.game not in GAMES:
+        # On the admin's add page the study is not saved yet; the inline formset still attaches it.
+        try:
+            study = self.study
+        except Study.DoesNotExist:
+            return
+        if study.game not in GAMES:
             return
         try:
             self.make_policy()
