@@ -12,18 +12,18 @@ the target appears on is a presentation matter, counterbalanced per participant 
 Actions: participant option0/option1; adversary a bit mask, bit k = reward on option k
 (none, option0, option1, both).
 
-Observation info: `budget_left` [B, 2] rewards still to place per option; `trials_left` [B].
+Observation info (see budget.BudgetedGame): `budget_left` [B, 2] rewards still to place per
+option; `trials_left` [B].
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
 from torch import Tensor
 
 from . import budget
-from .base import Game, GameParamsError, GameSpec, Objective, Params, State, TurnOrder
+from .base import GameParamsError, GameSpec, Objective, Params, TurnOrder
 
 
 @dataclass(frozen=True)
@@ -43,12 +43,7 @@ class BanditParams(Params):
             raise GameParamsError(f"target_option must be 0 or 1, got {self.target_option}")
 
 
-@dataclass(frozen=True)
-class BanditState(State):
-    budget_left: Tensor  # [B, 2] long, rewards still to place on each option
-
-
-class ChoiceEngineeringBandit(Game[BanditParams, BanditState]):
+class ChoiceEngineeringBandit(budget.BudgetedGame[BanditParams]):
     spec = GameSpec(
         name="bandit",
         label="Choice-engineering bandit",
@@ -60,41 +55,16 @@ class ChoiceEngineeringBandit(Game[BanditParams, BanditState]):
     params_class = BanditParams
 
     @property
-    def max_trials(self) -> int:
-        return self.params.trials
+    def budgets(self) -> tuple[int, ...]:
+        return (self.params.rewards_per_option, self.params.rewards_per_option)
 
-    def init(self, batch_size, *, generator=None, device="cpu", length=None) -> BanditState:
-        length = self._fixed_length(batch_size, self.params.trials, length, device)
-        return BanditState(
-            **self._common_init(batch_size, length, device),
-            budget_left=torch.full((batch_size, 2), self.params.rewards_per_option,
-                                   dtype=torch.long, device=device),
-        )
-
-    def _trials_left(self, state: BanditState) -> Tensor:
-        return state.length - state.trial
-
-    def adversary_action_mask(self, state: BanditState) -> Tensor:
-        return budget.action_mask(state.budget_left, self._trials_left(state))
-
-    def observe(self, state: BanditState, participant_action: Tensor | None = None):
-        trials_left = self._trials_left(state)
-        info = {"budget_left": state.budget_left, "trials_left": trials_left}
-        per_option = max(self.params.rewards_per_option, 1)
-        extra = [state.budget_left.float() / per_option,
-                 (trials_left.float() / self.params.trials).unsqueeze(1)]
-        return self._observation(state, participant_action, info, extra, reward_scale=1.0)
-
-    def step(self, state: BanditState, participant_action: Tensor, adversary_action: Tensor):
+    def step(self, state: budget.BudgetState, participant_action: Tensor, adversary_action: Tensor):
         self._check_actions(participant_action, adversary_action, state.batch_size)
-        requested = budget.action_to_bits(adversary_action, 2)
-        assigned = budget.enforce(requested, state.budget_left, self._trials_left(state))
+        assigned, applied = self.place_events(state, adversary_action)
         chosen_reward = assigned.gather(1, participant_action.unsqueeze(1)).squeeze(1).float()
         target_reward = (participant_action == self.params.target_option).float()
-        return self._advance(
-            state, participant_action, budget.bits_to_action(assigned), chosen_reward, target_reward,
-            budget_left=state.budget_left - assigned.long(),
-        )
+        return self._advance(state, participant_action, applied, chosen_reward, target_reward,
+                             budget_left=state.budget_left - assigned.long())
 
     def participant_feedback(self, participant_action, adversary_action, participant_reward,
                              adversary_reward):

@@ -143,9 +143,17 @@ class Game(ABC, Generic[ParamsT, StateT]):
 
     def __init__(self, params: Mapping[str, Any] | ParamsT | None = None):
         if isinstance(params, Params):
+            if not isinstance(params, self.params_class):
+                raise TypeError(f"{self.spec.name} takes {self.params_class.__name__}, "
+                                f"got {type(params).__name__}")
             self.params: ParamsT = params  # type: ignore[assignment]
         else:
-            self.params = self.params_class.from_mapping(params)  # type: ignore[assignment]
+            try:
+                self.params = self.params_class.from_mapping(params)  # type: ignore[assignment]
+            except GameParamsError:
+                raise
+            except ParamsError as error:  # unknown keys, wrong types
+                raise GameParamsError(str(error)) from None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.params!r})"

@@ -11,8 +11,13 @@ Adversary actions in these games are bit masks over the budgets: bit k set means
 of budget k on this trial" (bandit: reward on option k; go/no-go: make it a no-go trial).
 """
 
+from abc import abstractmethod
+from dataclasses import dataclass
+
 import torch
 from torch import Tensor
+
+from .base import Game, ParamsT, State
 
 
 def enforce(requested: Tensor, budget_left: Tensor, trials_left: Tensor) -> Tensor:
@@ -46,3 +51,49 @@ def action_mask(budget_left: Tensor, trials_left: Tensor) -> Tensor:
     bits = action_to_bits(actions, n_budgets)  # [A, K]
     ok = torch.where(bits.unsqueeze(0), may_place.unsqueeze(1), may_withhold.unsqueeze(1))
     return ok.all(dim=2)
+
+
+@dataclass(frozen=True)
+class BudgetState(State):
+    budget_left: Tensor  # [B, K] long, events still to place per budget
+
+
+class BudgetedGame(Game[ParamsT, BudgetState]):
+    """A fixed-length ADVERSARY_FIRST game whose adversary places budgeted events (the bandit's
+    rewards, go/no-go's no-go trials). Subclasses give `budgets` and the payoffs in `step`.
+
+    Observation info: `budget_left` [B, K] events still to place per budget; `trials_left` [B].
+    """
+
+    @property
+    @abstractmethod
+    def budgets(self) -> tuple[int, ...]:
+        """Events each budget must place over the game."""
+
+    @property
+    def max_trials(self) -> int:
+        return self.params.trials
+
+    def init(self, batch_size, *, generator=None, device="cpu", length=None) -> BudgetState:
+        length = self._fixed_length(batch_size, self.params.trials, length, device)
+        budget_left = torch.tensor(self.budgets, dtype=torch.long, device=device).repeat(batch_size, 1)
+        return BudgetState(**self._common_init(batch_size, length, device), budget_left=budget_left)
+
+    def trials_left(self, state: BudgetState) -> Tensor:
+        return state.length - state.trial
+
+    def adversary_action_mask(self, state: BudgetState) -> Tensor:
+        return action_mask(state.budget_left, self.trials_left(state))
+
+    def observe(self, state: BudgetState, participant_action: Tensor | None = None):
+        trials_left = self.trials_left(state)
+        info = {"budget_left": state.budget_left, "trials_left": trials_left}
+        sizes = torch.tensor(self.budgets, device=state.device).clamp_min(1)
+        extra = [state.budget_left.float() / sizes, (trials_left.float() / self.params.trials).unsqueeze(1)]
+        return self._observation(state, participant_action, info, extra, reward_scale=1.0)
+
+    def place_events(self, state: BudgetState, adversary_action: Tensor) -> tuple[Tensor, Tensor]:
+        """Apply the budget rule to the requested events: ([B, K] bool placed, [B] applied action)."""
+        requested = action_to_bits(adversary_action, len(self.budgets))
+        placed = enforce(requested, state.budget_left, self.trials_left(state))
+        return placed, bits_to_action(placed)

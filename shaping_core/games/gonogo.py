@@ -9,18 +9,18 @@ after the window is an omission (the platform records it as a withhold).
 
 Actions: participant withhold/respond; adversary go/nogo (a one-bit budget mask: nogo = bit 0).
 
-Observation info: `budget_left` [B, 1] no-go trials still to place; `trials_left` [B].
+Observation info (see budget.BudgetedGame): `budget_left` [B, 1] no-go trials still to place;
+`trials_left` [B].
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
 from torch import Tensor
 
 from . import budget
-from .base import Game, GameParamsError, GameSpec, Objective, Params, State, TurnOrder
+from .base import GameParamsError, GameSpec, Objective, Params, TurnOrder
 
 WITHHOLD, RESPOND = 0, 1
 GO, NOGO = 0, 1
@@ -43,12 +43,7 @@ class GoNoGoParams(Params):
             )
 
 
-@dataclass(frozen=True)
-class GoNoGoState(State):
-    budget_left: Tensor  # [B, 1] long, no-go trials still to place
-
-
-class GoNoGo(Game[GoNoGoParams, GoNoGoState]):
+class GoNoGo(budget.BudgetedGame[GoNoGoParams]):
     spec = GameSpec(
         name="gonogo",
         label="Go/no-go",
@@ -60,35 +55,12 @@ class GoNoGo(Game[GoNoGoParams, GoNoGoState]):
     params_class = GoNoGoParams
 
     @property
-    def max_trials(self) -> int:
-        return self.params.trials
+    def budgets(self) -> tuple[int, ...]:
+        return (self.params.nogo_trials,)
 
-    def init(self, batch_size, *, generator=None, device="cpu", length=None) -> GoNoGoState:
-        length = self._fixed_length(batch_size, self.params.trials, length, device)
-        return GoNoGoState(
-            **self._common_init(batch_size, length, device),
-            budget_left=torch.full((batch_size, 1), self.params.nogo_trials, dtype=torch.long,
-                                   device=device),
-        )
-
-    def _trials_left(self, state: GoNoGoState) -> Tensor:
-        return state.length - state.trial
-
-    def adversary_action_mask(self, state: GoNoGoState) -> Tensor:
-        return budget.action_mask(state.budget_left, self._trials_left(state))
-
-    def observe(self, state: GoNoGoState, participant_action: Tensor | None = None):
-        trials_left = self._trials_left(state)
-        info = {"budget_left": state.budget_left, "trials_left": trials_left}
-        extra = [state.budget_left.float() / max(self.params.nogo_trials, 1),
-                 (trials_left.float() / self.params.trials).unsqueeze(1)]
-        return self._observation(state, participant_action, info, extra, reward_scale=1.0)
-
-    def step(self, state: GoNoGoState, participant_action: Tensor, adversary_action: Tensor):
+    def step(self, state: budget.BudgetState, participant_action: Tensor, adversary_action: Tensor):
         self._check_actions(participant_action, adversary_action, state.batch_size)
-        requested = budget.action_to_bits(adversary_action, 1)
-        nogo = budget.enforce(requested, state.budget_left, self._trials_left(state))
-        trial_type = budget.bits_to_action(nogo)
+        nogo, trial_type = self.place_events(state, adversary_action)
         # Correct: respond on go, withhold on no-go; i.e. the response differs from the type bit.
         correct = (participant_action != trial_type).float()
         return self._advance(
