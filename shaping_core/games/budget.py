@@ -23,12 +23,15 @@ from .base import Game, ParamsT, State
 def enforce(requested: Tensor, budget_left: Tensor, trials_left: Tensor) -> Tensor:
     """Apply the rule to requested events. All arguments are [B, K] except trials_left [B]."""
     trials_left = trials_left.unsqueeze(1)
-    return (requested & (budget_left > 0)) | (budget_left >= trials_left)
+    forced = (budget_left >= trials_left) & (trials_left > 0)  # a finished episode places nothing
+    return (requested & (budget_left > 0) & (trials_left > 0)) | forced
 
 
 def allowed(budget_left: Tensor, trials_left: Tensor) -> tuple[Tensor, Tensor]:
-    """([B, K] may withhold, [B, K] may place) under the rule."""
-    return budget_left < trials_left.unsqueeze(1), budget_left > 0
+    """([B, K] may withhold, [B, K] may place) under the rule. A finished episode may only
+    withhold."""
+    trials_left = trials_left.unsqueeze(1)
+    return (budget_left < trials_left) | (trials_left <= 0), (budget_left > 0) & (trials_left > 0)
 
 
 def action_to_bits(action: Tensor, n_budgets: int) -> Tensor:

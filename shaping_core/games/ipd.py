@@ -86,14 +86,13 @@ class IteratedPrisonersDilemma(Game[IPDParams, State]):
 
     def init(self, batch_size, *, generator=None, device="cpu", length=None) -> State:
         p = self.params
-        if length is None:
-            if p.continuation_probability is None:
-                length = torch.full((batch_size,), p.rounds, dtype=torch.long)
-            else:
-                # P(length = k) = d^(k-1) (1 - d): inverse transform of a uniform draw.
-                u = torch.rand(batch_size, generator=generator, dtype=torch.float64)
-                extra = torch.floor(torch.log1p(-u) / torch.log(torch.tensor(p.continuation_probability, dtype=torch.float64)))
-                length = (1 + extra).clamp(max=p.max_rounds).long()
+        if p.continuation_probability is None:
+            length = self._fixed_length(batch_size, p.rounds, length, device)
+        elif length is None:
+            # P(length = k) = d^(k-1) (1 - d): inverse transform of a uniform draw.
+            u = torch.rand(batch_size, generator=generator, dtype=torch.float64)
+            log_d = torch.log(torch.tensor(p.continuation_probability, dtype=torch.float64))
+            length = (1 + torch.floor(torch.log1p(-u) / log_d)).clamp(max=p.max_rounds).long()
         elif length.shape != (batch_size,) or bool((length < 1).any() or (length > self.max_trials).any()):
             raise ValueError(f"ipd lengths must lie in 1..{self.max_trials}")
         return State(**self._common_init(batch_size, length, device))

@@ -59,7 +59,7 @@ class TrustGame(Game[TrustParams, State]):
         self.spec = dataclasses.replace(
             type(self).spec,
             participant_actions=tuple(str(x) for x in range(p.endowment + 1)),
-            adversary_actions=tuple(f"{round(f * 100):g}%" for f in p.return_fractions),
+            adversary_actions=tuple(f"{f * 100:.6g}%" for f in p.return_fractions),
         )
 
     @property

@@ -11,6 +11,7 @@ import torch
 from shaping_core.games import (ChoiceEngineeringBandit, GoNoGo, IteratedPrisonersDilemma, TrustGame,
                                 TurnOrder, make_game)
 from shaping_core.games.gonogo import GO, NOGO, RESPOND, WITHHOLD
+from shaping_core.policies import sample_actions
 
 
 def long(*values):
@@ -448,3 +449,31 @@ def test_gonogo_observation_info():
 def test_ipd_observation_has_no_info():
     game = make_game("ipd")
     assert dict(game.observe(game.init(1)).info) == {}
+
+
+def test_finished_budgeted_episodes_place_nothing_and_may_only_withhold():
+    """Stepping a finished bandit/go-no-go episode reports no forced events, and its mask allows
+    exactly the 'place nothing' action, so sampling on it stays well defined."""
+    for name, params in [("bandit", {"trials": 2, "rewards_per_option": 1}), ("gonogo", {"trials": 2, "nogo_trials": 1})]:
+        game = make_game(name, params)
+        state = game.init(1)
+        for _ in range(2):
+            state, _ = game.step(state, torch.tensor([0]), torch.tensor([0]))
+        assert bool(state.done[0])
+        mask = game.observe(state).action_mask
+        assert mask[0].tolist() == [True] + [False] * (mask.shape[1] - 1)
+        assert int(sample_actions(torch.ones_like(mask, dtype=torch.float), mask)[0]) == 0
+        after, result = game.step(state, torch.tensor([1]), torch.tensor([mask.shape[1] - 1]))
+        assert int(result.adversary_action[0]) == 0 and float(result.participant_reward[0]) == 0.0
+        assert after.budget_left.tolist() == state.budget_left.tolist()
+
+
+def test_fixed_length_ipd_refuses_another_replayed_length():
+    game = make_game("ipd", {"rounds": 5})
+    with pytest.raises(ValueError, match="always have 5 trials"):
+        game.init(2, length=torch.tensor([5, 3]))
+
+
+def test_trust_action_labels_stay_distinct_for_close_fractions():
+    game = make_game("trust", {"return_fractions": [0.0, 0.121, 0.124, 1.0]})
+    assert game.spec.adversary_actions == ("0%", "12.1%", "12.4%", "100%")

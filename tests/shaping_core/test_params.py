@@ -280,3 +280,12 @@ def test_to_mapping_lists_every_field():
     assert plain["continuation_probability"] is None
     assert TrustParams().to_mapping()["return_fractions"] == [0.0, 0.25, 0.5, 0.75, 1.0]
     assert math.isclose(TrustParams().to_mapping()["multiplier"], 3.0)
+
+
+def test_game_rejects_params_of_another_game():
+    """A Params instance is taken as it is, but only if it is this game's params class; otherwise
+    the game breaks later with an AttributeError far from the mistake."""
+    with pytest.raises((TypeError, ParamsError)):
+        make_game("ipd", BanditParams())
+    with pytest.raises((TypeError, ParamsError)):
+        make_game("trust", GoNoGoParams())
