@@ -94,7 +94,7 @@ def test_bandit_budget_is_exact_for_any_adversary(kind, target_option):
 def test_bandit_extreme_budgets(per_option, expected):
     game = make_game("bandit", {"trials": 5, "rewards_per_option": per_option})
     state = game.init(2)
-    for t in range(5):
+    for _ in range(5):
         state, result = game.step(state, long(0, 1), long(3, 0))
         assert result.adversary_action.tolist() == [3 * (expected > 0)] * 2
         assert result.participant_reward.tolist() == [float(expected > 0)] * 2

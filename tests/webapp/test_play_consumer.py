@@ -53,7 +53,7 @@ async def test_a_whole_game_is_played_and_every_trial_stored(game):
     assert all(t.is_complete and t.responded_at >= t.presented_at for t in trials)
     assert results[-1]["points"] == pytest.approx(sum(t.participant_reward for t in trials))
     names = make_game(game, study.game_params).spec.participant_actions
-    for trial, result in zip(trials, results):
+    for trial, result in zip(trials, results, strict=True):
         expected = scripted_choice(game, trial.index)
         if game != "gonogo":  # go/no-go may turn a late response into a withhold; none are late here
             assert names[trial.participant_action] == expected["choice"]

@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from shaping_core.games import Game, TurnOrder
+from shaping_core.games import Game
 
 from .engine import LiveGame
 from .models import Trial
@@ -124,6 +124,3 @@ def result(live: LiveGame, trial: Trial, duplicate: bool, open_trial: Trial | No
         "debrief_url": debrief_url if live.done else None,
     }
 
-
-def needs_open_trial(game: Game) -> bool:
-    return game.spec.turn_order is not TurnOrder.PARTICIPANT_FIRST

@@ -8,7 +8,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from shaping_core.games import GAMES
-from shaping_core.policies import POLICIES, policies_for
+from shaping_core.policies import policies_for
 
 from . import admin_views
 from .models import Condition, Participant, Study
