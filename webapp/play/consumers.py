@@ -93,7 +93,9 @@ class PlayConsumer(AsyncWebsocketConsumer):
         try:
             message = await self._state()
         except services.PlayError as error:
+            # Only a participant who cannot play gets here: say why, then end the connection.
             await self._send(protocol.error(error.code, error.message, error.expected_trial))
+            await self.close(code=CLOSE_NOT_PLAYING)
             return
         await self._send(message)
 

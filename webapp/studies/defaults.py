@@ -4,29 +4,30 @@ The rules summary shown next to the instructions (payoffs, lengths) is generated
 game parameters by the templates, so these texts avoid numbers that parameters can change.
 """
 
-CONSENT_TEXT = """\
-You are invited to take part in a research study on decision-making. You will play a short
-computer game against an automated opponent; your choices are recorded anonymously together with
-their timing. Taking part is voluntary and you may stop at any time by closing this page.
-Your bonus depends on the points you earn. By ticking the box below you agree to take part."""
+CONSENT_TEXT = ("You are invited to take part in a research study on decision-making. You"
+                " will play a short computer game against an automated opponent; your "
+                "choices are recorded anonymously together with their timing. Taking part"
+                " is voluntary and you may stop at any time by closing this page. Your "
+                "bonus depends on the points you earn. By ticking the box below you agree"
+                " to take part.")
 
 INSTRUCTIONS = {
-    "ipd": """\
-Each round you and the other player each choose, at the same time, to Cooperate (C) or Defect (D).
-Neither of you sees the other's choice before choosing. Your points for the round depend on both
-choices, as in the table below. After each round you see what the other player chose.""",
-    "bandit": """\
-On each trial choose one of two boxes. A box may or may not contain a point; you only find out for
-the box you open. Over the whole game each box holds the same number of points, but not on the
-same trials. Try to collect as many points as you can.""",
-    "gonogo": """\
-On each trial a shape appears. If it is a GREEN circle (go), press the space bar (or tap the
-button) as fast as you can. If it is a RED square (no-go), do nothing. You earn a point for each
-correct trial: a quick press on green, no press on red.""",
-    "trust": """\
-You are the investor. Each round you receive points and choose how many of them to send to the
-other player (the trustee). What you send is multiplied; the trustee then decides what share of
-the multiplied amount to return to you. You keep what you did not send plus what is returned.""",
+    "ipd": ("Each round you and the other player each choose, at the same time, to "
+            "Cooperate (C) or Defect (D). Neither of you sees the other's choice before "
+            "choosing. Your points for the round depend on both choices, as in the table "
+            "below. After each round you see what the other player chose."),
+    "bandit": ("On each trial choose one of two boxes. A box may or may not contain a "
+               "point; you only find out for the box you open. Over the whole game each "
+               "box holds the same number of points, but not on the same trials. Try to "
+               "collect as many points as you can."),
+    "gonogo": ("On each trial a shape appears. If it is a GREEN circle (go), press the "
+               "space bar (or tap the button) as fast as you can. If it is a RED square "
+               "(no-go), do nothing. You earn a point for each correct trial: a quick "
+               "press on green, no press on red."),
+    "trust": ("You are the investor. Each round you receive points and choose how many of"
+              " them to send to the other player (the trustee). What you send is "
+              "multiplied; the trustee then decides what share of the multiplied amount "
+              "to return to you. You keep what you did not send plus what is returned."),
 }
 
 COMPREHENSION_QUESTIONS = {
