@@ -127,3 +127,11 @@ def test_admin_pages_render(admin_client, study_factory):
     for url in ["/admin/", "/admin/studies/study/", f"/admin/studies/study/{study.pk}/change/",
                 "/admin/studies/study/add/", "/admin/studies/participant/", "/admin/play/trial/"]:
         assert admin_client.get(url).status_code == 200, url
+
+
+def test_models_and_migrations_agree(db):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    call_command("makemigrations", "--check", "--dry-run", stdout=StringIO())  # SystemExit(1) if not

@@ -1,11 +1,13 @@
 """Researchers run studies from the Django admin."""
 
+import json
+
 from django import forms
 from django.contrib import admin, messages
 from django.db import models
 from django.core.exceptions import ValidationError
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from shaping_core.games import GAMES
 from shaping_core.policies import policies_for
@@ -20,6 +22,14 @@ def adversary_choices(game: str | None):
     if game:
         return [(cls.name, cls.label) for cls in policies_for(game)]
     return [(GAMES[g].spec.label, [(cls.name, cls.label) for cls in policies_for(g)]) for g in GAMES]
+
+
+def _parameter_defaults_html() -> str:
+    """Each game's parameters and their defaults, shown above the game fields."""
+    items = format_html_join(
+        "", "<li><code>{}</code>: {}</li>",
+        ((name, json.dumps(cls.params_class().to_mapping())) for name, cls in GAMES.items()))
+    return format_html("Parameters and their defaults:<ul>{}</ul>", items)
 
 
 class ConditionForm(forms.ModelForm):
@@ -53,10 +63,7 @@ class StudyAdmin(admin.ModelAdmin):
     actions = ["launch", "pause", "close", "export_csv"]
     fieldsets = [
         (None, {"fields": ["name", "slug", "status", "participant_link", "launched_at", "closed_at"]}),
-        ("Game", {"fields": ["game", "game_params"],
-                  "description": "Parameters per game: " + "; ".join(
-                      f"{name}: {', '.join(f'{k}={v}' for k, v in cls.params_class().to_mapping().items())}"
-                      for name, cls in GAMES.items())}),
+        ("Game", {"fields": ["game", "game_params"], "description": _parameter_defaults_html()}),
         ("Participant pages", {"fields": ["consent_text", "instructions", "comprehension_questions"]}),
         ("Recruitment and payment", {"fields": ["participant_cap_per_condition", "completion_code",
                                                 "completion_redirect_url", "money_per_point", "show_up_fee",

@@ -27,7 +27,7 @@ class Study(models.Model):
         CLOSED = "closed", "Closed"
 
     name = models.CharField(max_length=200)
-    slug = models.SlugField(unique=True, help_text="Appears in the participant link /s/<slug>/.")
+    slug = models.SlugField(unique=True, help_text="Appears in the participant link /s/SLUG/.")
     game = models.CharField(max_length=20, choices=GAME_CHOICES)
     game_params = models.JSONField(
         default=dict, blank=True,

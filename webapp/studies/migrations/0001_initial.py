@@ -20,7 +20,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('name', models.CharField(max_length=200)),
-                ('slug', models.SlugField(help_text='Appears in the participant link /s/<slug>/.', unique=True)),
+                ('slug', models.SlugField(help_text='Appears in the participant link /s/SLUG/.', unique=True)),
                 ('game', models.CharField(choices=[('ipd', "Iterated prisoner's dilemma"), ('bandit', 'Choice-engineering bandit'), ('gonogo', 'Go/no-go'), ('trust', 'Multi-round trust game')], max_length=20)),
                 ('game_params', models.JSONField(blank=True, default=dict, help_text="The game's parameters as JSON; leave empty for the defaults. Saved with every default filled in.")),
                 ('status', models.CharField(choices=[('draft', 'Draft'), ('live', 'Live'), ('paused', 'Paused'), ('closed', 'Closed')], default='draft', editable=False, max_length=10)),
