@@ -7,7 +7,7 @@ import pytest
 from helpers import make_player
 from webapp.play.services import play_start, trial_submit
 from webapp.studies.models import Participant
-from webapp.studies.services import ExternalIds, participant_join
+from webapp.studies.services import ExternalIds, participant_consent, participant_join
 
 
 @pytest.fixture
@@ -80,3 +80,21 @@ def test_debrief_shows_earnings_bonus_and_completion_code(client, study_factory)
 
 def test_unknown_participant_page_is_404(client, db):
     assert client.get("/p/nope/").status_code == 404
+
+
+@pytest.mark.parametrize("game, params, expected", [
+    ("trust", {"endowment": 20, "multiplier": 3, "return_fractions": [0, 0.25, 0.5, 0.75, 1]},
+     ["Say you send 10 of your 20 points and keep 10", "receives 30", "returns 50% of that, you get back 15",
+      "10 + 15 = 25"]),
+    ("trust", {"endowment": 15, "multiplier": 2.5, "return_fractions": [0, 0.333, 0.5]},
+     ["Say you send 7 of your 15 points and keep 8", "receives 17.50", "33.3% of that, you get back 5.83",
+      "8 + 5.83 = 13.83", "0%, 33.3% or 50%"]),
+    ("ipd", {"continuation_probability": 0.875, "max_rounds": 60}, ["another follows with probability 0.875 (87.5%)"]),
+])
+def test_instructions_state_the_rules_of_this_study(client, study_factory, game, params, expected):
+    study = study_factory(game, params=params)
+    participant, _ = participant_join(study=study, external=ExternalIds())
+    participant_consent(participant=participant, agreed=True)
+    text = " ".join(client.get(page(participant)).content.decode().split())
+    for fragment in expected:
+        assert fragment in text, fragment

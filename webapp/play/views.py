@@ -4,6 +4,7 @@ One URL per participant, `/p/<token>/`; what it shows follows the participant's 
 refresh always lands on the right step.
 """
 
+import torch
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
@@ -69,4 +70,20 @@ def _instructions_context(participant):
     game = participant.study.make_game()
     questions = [{"number": i + 1, "field": f"q{i}", **q}
                  for i, q in enumerate(participant.study.comprehension_questions)]
-    return {"game": game, "params": game.params, "questions": questions}
+    context = {"game": game, "params": game.params, "questions": questions}
+    if game.spec.name == "ipd" and game.params.continuation_probability is not None:
+        context["continuation_percent"] = f"{game.params.continuation_probability * 100:.4g}%"
+    if game.spec.name == "trust":
+        context["example"] = _trust_example(game)
+    return context
+
+
+def _trust_example(game):
+    """The instructions' worked round, computed by the rulebook itself: invest half the endowment,
+    get back the middle share."""
+    invested = game.params.endowment // 2
+    share = len(game.params.return_fractions) // 2
+    _, result = game.step(game.init(1), torch.tensor([invested]), torch.tensor([share]))
+    feedback = game.participant_feedback(invested, share, float(result.participant_reward[0]),
+                                         float(result.adversary_reward[0]))
+    return {**feedback, "kept": game.params.endowment - invested, "share": game.spec.adversary_actions[share]}
