@@ -1,8 +1,10 @@
 """Adversaries behind one interface (DESIGN.md, principle 2).
 
 `make_policy(name, game, params)` builds any registered adversary; `policies_for(game_name)` lists
-the ones that can play a game. Trained checkpoints register here too, so the live server, the
-evaluator and the bots never special-case a policy by name.
+the ones that can play a game. A trained one-step-memory IPD policy is registered like the classic
+strategies: its parameters are its five trained probabilities (written into its checkpoint), so a
+study condition can serve it with no new code path. Policies with network weights (GRU) are saved
+and loaded by policies/checkpoint.py.
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ from ..games import Game
 from .base import NoParams, Policy, PolicyParamsError, sample_actions
 from .classic import (AlwaysCooperate, AlwaysDefect, FixedFractionRepayment, GrimTrigger,
                       RandomIPD, RandomRepayment, RandomSchedule, TitForTat, WinStayLoseShift)
+from .tabular import TabularIPDPolicy
 
 POLICIES: dict[str, type[Policy]] = {
     cls.name: cls
     for cls in (TitForTat, GrimTrigger, WinStayLoseShift, AlwaysCooperate, AlwaysDefect,
-                RandomIPD, RandomSchedule, RandomRepayment, FixedFractionRepayment)
+                RandomIPD, RandomSchedule, RandomRepayment, FixedFractionRepayment, TabularIPDPolicy)
 }
 
 

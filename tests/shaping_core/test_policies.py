@@ -274,7 +274,7 @@ def test_policies_for():
     names = {game: [cls.name for cls in policies_for(game)] for game in
              ("ipd", "bandit", "gonogo", "trust")}
     assert set(names["ipd"]) == {"tit_for_tat", "grim_trigger", "win_stay_lose_shift",
-                                 "always_cooperate", "always_defect", "random"}
+                                 "always_cooperate", "always_defect", "random", "ipd_one_step_memory"}
     assert names["bandit"] == ["random_schedule"]
     assert names["gonogo"] == ["random_schedule"]
     assert set(names["trust"]) == {"random_repayment", "fixed_fraction"}
