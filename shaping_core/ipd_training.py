@@ -39,7 +39,7 @@ from .policies.base import Policy
 from .policies.checkpoint import save_policy
 from .policies.classic import (AlwaysCooperate, AlwaysDefect, RandomIPD, TitForTat,
                                WinStayLoseShift)
-from .policies.gru import GRUNet, GRUPolicy
+from .policies.gru import GRUNet, GRUPolicy, n_features_of
 from .policies.tabular import STATE_NAMES, OneStepMemoryNet, StateValueTable, TabularIPDPolicy
 
 PAPER_PAYOFFS = {"reward": -1.0, "sucker": -3.0, "temptation": 0.0, "punishment": -2.0}
@@ -110,7 +110,7 @@ def ipd_game(rounds: int = 50) -> Game:
 def _nets(game: Game, policy_kind: str, n_critics: int):
     if policy_kind == "tabular":
         return TabularIPDPolicy(game, net=OneStepMemoryNet()), [StateValueTable() for _ in range(n_critics)]
-    n_features = game.observe(game.init(1)).features.shape[1]
+    n_features = n_features_of(game)
     policy = GRUPolicy(game, net=GRUNet(n_features, 2))
     return policy, [GRUNet(n_features, 1) for _ in range(n_critics)]
 
