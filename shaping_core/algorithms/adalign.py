@@ -113,9 +113,12 @@ def adalign_update(learner: AdAlignLearner, trajectory: Trajectory,
     opponent_critic_loss = fit_critic_on(learner.opponent_critic, learner.opponent_critic_optimizer,
                                          trajectory.opponent_rewards, trajectory.features, s)
     a1, _ = advantages_and_returns(learner.critic, trajectory.rewards, trajectory.features, s)
-    shaping = s if s.alignment_lambda is None else dataclasses.replace(s, gae_lambda=s.alignment_lambda)
-    a1_shaping, _ = advantages_and_returns(learner.critic, trajectory.rewards, trajectory.features,
-                                           shaping)
+    if s.alignment_lambda is None:
+        shaping, a1_shaping = s, a1
+    else:
+        shaping = dataclasses.replace(s, gae_lambda=s.alignment_lambda)
+        a1_shaping, _ = advantages_and_returns(learner.critic, trajectory.rewards, trajectory.features,
+                                               shaping)
     a2, _ = advantages_and_returns(learner.opponent_critic, trajectory.opponent_rewards,
                                    trajectory.features, shaping)
     # A*_t = A1_t + beta * gamma * P_t * A2_t, with P_t and A2_t from the shaping-term advantages.
