@@ -78,10 +78,9 @@ class PlayConsumer(AsyncWebsocketConsumer):
         submission = services.trial_submit(participant=self.participant, live=self.live, trial_index=message.trial,
                                            action=message.action, reaction_time_ms=message.reaction_time_ms)
         self.live = submission.live
-        open_trial = Trial.objects.filter(participant=self.participant, participant_action__isnull=True).first()
         return {"duplicate": submission.duplicate,
-                "message": protocol.result(self.live, submission.trial, submission.duplicate, open_trial,
-                                           self._debrief_url())}
+                "message": protocol.result(self.live, submission.trial, submission.duplicate,
+                                           submission.open_trial, self._debrief_url())}
 
     async def trial_recorded(self, event):
         """Another tab of this participant recorded a trial: redraw from the trial table."""

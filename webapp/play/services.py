@@ -31,8 +31,9 @@ class PlayError(Exception):
 @dataclass(frozen=True)
 class Submission:
     live: LiveGame
-    trial: Trial
+    trial: Trial  # the trial the choice was for
     duplicate: bool
+    open_trial: Trial | None  # the trial now awaiting the participant's choice, if its row exists
 
 
 PLAYABLE = (Participant.Status.PLAYING, Participant.Status.COMPLETED)
@@ -72,8 +73,9 @@ def trial_submit(*, participant: Participant, live: LiveGame | None, trial_index
         participant = _lock(participant)
         completed = Trial.objects.filter(participant=participant, participant_action__isnull=False).count()
         if trial_index < completed:
+            open_trial = Trial.objects.filter(participant=participant, participant_action__isnull=True).first()
             return Submission(live or live_game_load(participant=participant),
-                              Trial.objects.get(participant=participant, index=trial_index), True)
+                              Trial.objects.get(participant=participant, index=trial_index), True, open_trial)
         if participant.status == Participant.Status.COMPLETED:
             raise PlayError("game_over", "the game is over", None)
         if trial_index > completed:
@@ -104,13 +106,14 @@ def trial_submit(*, participant: Participant, live: LiveGame | None, trial_index
         trial.save()
 
         participant.last_seen_at = now
+        open_trial = None
         if outcome.done:
             participant.status = Participant.Status.COMPLETED
             participant.completed_at = now
         elif not live.adversary_moves_after_participant:
-            _open_trial(participant, live)
+            open_trial = _open_trial(participant, live)
         participant.save(update_fields=["last_seen_at", "status", "completed_at"])
-    return Submission(live, trial, False)
+    return Submission(live, trial, False, open_trial)
 
 
 def _lock(participant: Participant) -> Participant:
