@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from .bandit import ChoiceEngineeringBandit
-from .base import (Game, GameParamsError, GameSpec, Objective, Observation, State, StepResult,
+from .base import (Game, GameParamsError, GameSpec, Objective, Observation, Sight, State,
+                   StepResult,
                    TurnOrder)
 from .gonogo import GoNoGo
 from .ipd import IteratedPrisonersDilemma
@@ -29,7 +30,7 @@ def make_game(name: str, params: Mapping[str, Any] | None = None) -> Game:
 
 
 __all__ = [
-    "GAMES", "Game", "GameParamsError", "GameSpec", "Objective", "Observation", "State",
+    "GAMES", "Game", "GameParamsError", "GameSpec", "Objective", "Observation", "Sight", "State",
     "StepResult", "TurnOrder", "make_game", "ChoiceEngineeringBandit", "GoNoGo",
     "IteratedPrisonersDilemma", "TrustGame",
 ]

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from torch import Tensor
 
 from . import budget
-from .base import GameParamsError, GameSpec, Objective, Params, TurnOrder
+from .base import GameParamsError, GameSpec, Objective, Params, Sight, TurnOrder
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,7 @@ class ChoiceEngineeringBandit(budget.BudgetedGame[BanditParams]):
         adversary_actions=("none", "option0", "option1", "both"),
         turn_order=TurnOrder.ADVERSARY_FIRST,
         objectives=(Objective.MAX, Objective.ADALIGN),
+        participant_sees=Sight.NOTHING,
     )
     params_class = BanditParams
 

@@ -50,6 +50,14 @@ class TurnOrder(enum.StrEnum):
     PARTICIPANT_FIRST = "participant_first"
 
 
+class Sight(enum.StrEnum):
+    """What the participant sees of the adversary's moves."""
+
+    NOTHING = "nothing"  # only their own reward (the bandit's reward assignment stays hidden)
+    PREVIOUS = "previous"  # the adversary's move, once the trial is over (IPD, trust)
+    CUE = "cue"  # the adversary's move for this trial, before choosing (go/no-go's stimulus)
+
+
 class Objective(enum.StrEnum):
     """What a trained adversary may be asked to pursue (the training issue defines them)."""
 
@@ -68,6 +76,7 @@ class GameSpec:
     adversary_actions: tuple[str, ...]
     turn_order: TurnOrder
     objectives: tuple[Objective, ...]
+    participant_sees: Sight
 
 
 @dataclass(frozen=True)
@@ -164,6 +173,11 @@ class Game(ABC, Generic[ParamsT, StateT]):
     @abstractmethod
     def max_trials(self) -> int:
         """The most trials an episode can have (its length, or the cap)."""
+
+    @property
+    @abstractmethod
+    def reward_scale(self) -> float:
+        """A typical size of one trial's points, for scaling rewards in learned models' inputs."""
 
     @property
     def announced_length(self) -> int | None:

@@ -77,6 +77,10 @@ class BudgetedGame(Game[ParamsT, BudgetState]):
     def max_trials(self) -> int:
         return self.params.trials
 
+    @property
+    def reward_scale(self) -> float:
+        return 1.0
+
     def init(self, batch_size, *, generator=None, device="cpu", length=None) -> BudgetState:
         length = self._fixed_length(batch_size, self.params.trials, length, device)
         budget_left = torch.tensor(self.budgets, dtype=torch.long, device=device).repeat(batch_size, 1)
@@ -93,7 +97,7 @@ class BudgetedGame(Game[ParamsT, BudgetState]):
         info = {"budget_left": state.budget_left, "trials_left": trials_left}
         sizes = torch.tensor(self.budgets, device=state.device).clamp_min(1)
         extra = [state.budget_left.float() / sizes, (trials_left.float() / self.params.trials).unsqueeze(1)]
-        return self._observation(state, participant_action, info, extra, reward_scale=1.0)
+        return self._observation(state, participant_action, info, extra, self.reward_scale)
 
     def place_events(self, state: BudgetState, adversary_action: Tensor) -> tuple[Tensor, Tensor]:
         """Apply the budget rule to the requested events: ([B, K] bool placed, [B] applied action)."""

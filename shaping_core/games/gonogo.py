@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from torch import Tensor
 
 from . import budget
-from .base import GameParamsError, GameSpec, Objective, Params, TurnOrder
+from .base import GameParamsError, GameSpec, Objective, Params, Sight, TurnOrder
 
 WITHHOLD, RESPOND = 0, 1
 GO, NOGO = 0, 1
@@ -51,6 +51,7 @@ class GoNoGo(budget.BudgetedGame[GoNoGoParams]):
         adversary_actions=("go", "nogo"),
         turn_order=TurnOrder.ADVERSARY_FIRST,
         objectives=(Objective.MAX, Objective.ADALIGN),
+        participant_sees=Sight.CUE,
     )
     params_class = GoNoGoParams
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from .base import Game, GameParamsError, GameSpec, Objective, Params, State, TurnOrder
+from .base import Game, GameParamsError, GameSpec, Objective, Params, Sight, State, TurnOrder
 
 COOPERATE, DEFECT = 0, 1
 
@@ -63,6 +63,7 @@ class IteratedPrisonersDilemma(Game[IPDParams, State]):
         adversary_actions=("C", "D"),
         turn_order=TurnOrder.SIMULTANEOUS,
         objectives=(Objective.MAX, Objective.FAIR, Objective.ADALIGN),
+        participant_sees=Sight.PREVIOUS,
     )
     params_class = IPDParams
 
@@ -100,9 +101,13 @@ class IteratedPrisonersDilemma(Game[IPDParams, State]):
     def adversary_action_mask(self, state: State) -> Tensor:
         return torch.ones(state.batch_size, 2, dtype=torch.bool, device=state.device)
 
+    @property
+    def reward_scale(self) -> float:
+        p = self.params
+        return max(abs(p.reward), abs(p.sucker), abs(p.temptation), abs(p.punishment), 1.0)
+
     def observe(self, state: State, participant_action: Tensor | None = None):
-        scale = max(abs(self.params.temptation), abs(self.params.sucker), 1.0)
-        return self._observation(state, participant_action, {}, [], scale)
+        return self._observation(state, participant_action, {}, [], self.reward_scale)
 
     def step(self, state: State, participant_action: Tensor, adversary_action: Tensor):
         self._check_actions(participant_action, adversary_action, state.batch_size)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from .base import Game, GameParamsError, GameSpec, Objective, Params, State, TurnOrder
+from .base import Game, GameParamsError, GameSpec, Objective, Params, Sight, State, TurnOrder
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,7 @@ class TrustGame(Game[TrustParams, State]):
         adversary_actions=(),  # set per instance: one per return fraction
         turn_order=TurnOrder.PARTICIPANT_FIRST,
         objectives=(Objective.MAX, Objective.FAIR, Objective.ADALIGN),
+        participant_sees=Sight.PREVIOUS,
     )
     params_class = TrustParams
 
@@ -66,6 +67,10 @@ class TrustGame(Game[TrustParams, State]):
     def max_trials(self) -> int:
         return self.params.rounds
 
+    @property
+    def reward_scale(self) -> float:
+        return self.params.endowment * self.params.multiplier
+
     def init(self, batch_size, *, generator=None, device="cpu", length=None) -> State:
         length = self._fixed_length(batch_size, self.params.rounds, length, device)
         return State(**self._common_init(batch_size, length, device))
@@ -79,7 +84,7 @@ class TrustGame(Game[TrustParams, State]):
         info = {} if participant_action is None else {"investment": participant_action}
         extra = [] if participant_action is None else [(participant_action.float() / endowment).unsqueeze(1)]
         return self._observation(state, participant_action, info, extra,
-                                 reward_scale=endowment * self.params.multiplier)
+                                 self.reward_scale)
 
     def payoffs(self, investment: Tensor, adversary_action: Tensor) -> tuple[Tensor, Tensor]:
         """(investor, trustee) points for a round."""

@@ -67,6 +67,13 @@ class Policy(ABC):
     def act(self, observation: Observation, state: Any) -> tuple[Tensor, Any]:
         """Action probabilities [B, n_actions] and the state after this observation."""
 
+    def act_with_features(self, observation: Observation, state: Any) -> tuple[Tensor, Any, Tensor]:
+        """`act`, plus the feature vectors [B, F] the decision was based on (what a trainer
+        records). Most policies read the game's observation features; a shaping adversary
+        adds its model of the participant."""
+        probs, state = self.act(observation, state)
+        return probs, state, observation.features
+
     def _deterministic(self, action: Tensor) -> Tensor:
         return torch.nn.functional.one_hot(action, self.n_actions).float()
 

@@ -1,0 +1,125 @@
+"""The participant's side of a game: what a person knows when choosing, and the one interface every
+model of a person follows.
+
+A *participant model* is anything that chooses the participant's moves: a synthetic learner
+(shaping_core/learners, the ground truth of transfer tests and the bots' brains) or the fitted
+human surrogate (shaping_core/surrogate). It mirrors the adversary's policy interface:
+
+    state = model.reset(batch_size, generator=g)
+    probs, state = model.act(view, state)          # [B, n_participant_actions]
+    action = torch.multinomial(probs, 1, generator=g).squeeze(1)
+
+`act` receives a `ParticipantView`: the outcome of the previous trial (own action, own reward, and
+the adversary's move if the participant saw it) and, in go/no-go, the stimulus of this trial.
+A model learns from the previous outcome at the start of `act`, so nothing else is ever called and
+a batch of models can be replayed from stored trials exactly as adversaries are.
+
+Fields of a view have any leading shape: [B] while playing, [N, T] for whole stored sequences
+(`sequence_views`), so the surrogate reads both through the same code.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor
+
+from .games import Game, Sight, State
+from .params import Params, ParamsError
+
+
+@dataclass(frozen=True)
+class ParticipantView:
+    """What the participant knows when choosing. Actions are indices, -1 meaning none."""
+
+    trial: Tensor  # long, index of the trial being chosen
+    last_action: Tensor  # long, own previous action (-1 before the first trial)
+    last_reward: Tensor  # float, own previous reward (0 before the first trial)
+    last_seen: Tensor  # long, the adversary's previous move as shown (-1 if none or never shown)
+    cue: Tensor  # long, the adversary's move of this trial shown before choosing (-1 if none)
+
+
+def participant_view(game: Game, state: State, adversary_action: Tensor | None = None) -> ParticipantView:
+    """The view of a batch of live episodes. Pass the adversary's action of the current trial in
+    games whose participant sees a cue (go/no-go); it is ignored otherwise."""
+    sight = game.spec.participant_sees
+    none = torch.full_like(state.trial, -1)
+    if sight is Sight.CUE and adversary_action is None:
+        raise ValueError(f"{game.spec.label}: the participant sees this trial's cue; pass the "
+                         "adversary's action")
+    return ParticipantView(
+        trial=state.trial,
+        last_action=state.last_participant_action,
+        last_reward=state.last_participant_reward,
+        last_seen=none if sight is Sight.NOTHING else state.last_adversary_action,
+        cue=adversary_action if sight is Sight.CUE else none,
+    )
+
+
+def sequence_views(game: Game, participant_actions: Tensor, participant_rewards: Tensor,
+                   adversary_actions: Tensor) -> ParticipantView:
+    """Views [N, T] for whole recorded sequences ([N, T] each): the view of trial t holds trial
+    t-1's outcome. Padding after a sequence's end (action -1) does no harm: nothing after it is
+    scored."""
+    def shifted(x: Tensor, first) -> Tensor:
+        return torch.cat([torch.full_like(x[:, :1], first), x[:, :-1]], dim=1)
+
+    sight = game.spec.participant_sees
+    none = torch.full_like(participant_actions, -1)
+    trial = torch.arange(participant_actions.shape[1]).expand_as(participant_actions)
+    return ParticipantView(
+        trial=trial,
+        last_action=shifted(participant_actions, -1),
+        last_reward=shifted(participant_rewards, 0.0),
+        last_seen=none if sight is Sight.NOTHING else shifted(adversary_actions, -1),
+        cue=adversary_actions if sight is Sight.CUE else none,
+    )
+
+
+class ParticipantParamsError(ParamsError):
+    """A participant model was given parameters it cannot use, or a game it cannot play."""
+
+
+@dataclass(frozen=True)
+class NoParams(Params):
+    """For models without parameters."""
+
+
+class ParticipantModel(ABC):
+    """A model of a person playing one game. Subclasses set `name`, `label`, `games` and
+    `params_class`."""
+
+    name: ClassVar[str]
+    label: ClassVar[str]
+    games: ClassVar[tuple[str, ...]]
+    params_class: ClassVar[type[Params]] = NoParams
+
+    def __init__(self, game: Game, params: dict[str, Any] | Params | None = None):
+        if game.spec.name not in self.games:
+            raise ParticipantParamsError(
+                f"{self.label} cannot play {game.spec.label}; it plays {', '.join(self.games)}")
+        self.game = game
+        if isinstance(params, Params):
+            self.params = params
+        else:
+            try:
+                self.params = self.params_class.from_mapping(params)
+            except ParamsError as error:
+                raise ParticipantParamsError(f"{self.label}: {error}") from None
+
+    @property
+    def n_actions(self) -> int:
+        return len(self.game.spec.participant_actions)
+
+    def reset(self, batch_size: int, *, generator: torch.Generator | None = None,
+              device: torch.device | str = "cpu") -> Any:
+        """The state at the start of `batch_size` episodes (a model may draw per-episode
+        parameters with `generator`)."""
+        return None
+
+    @abstractmethod
+    def act(self, view: ParticipantView, state: Any) -> tuple[Tensor, Any]:
+        """Action probabilities [B, n_actions] and the state after learning from the view."""

@@ -1,0 +1,110 @@
+"""The human surrogate: a GRU over a participant's history that predicts their next choice.
+
+One model family for all four games (Dezfouli, Nock & Dayan 2020). At trial t the GRU reads what
+the participant learnt from trial t-1 (`ParticipantView`):
+
+    x_t = [one_hot(own previous action), own previous reward / game.reward_scale,
+           one_hot(the adversary's previous move)      (only if the participant sees it)]
+    h_t = GRU(x_t, h_{t-1})
+    logits_t = head_c(h_t)       c = this trial's cue (go/no-go's stimulus), one head per cue
+
+The cue selects the output head instead of entering the GRU, so the surrogate's prediction for
+*every* possible cue comes from one GRU step. A shaping adversary uses exactly that (`summary`):
+before placing a stimulus it sees how the participant would respond to each.
+
+`SurrogateParticipant` puts the network behind the participant-model interface, so it plays in
+simulations exactly like a synthetic learner.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ..games import Game, Sight
+from ..participants import ParticipantModel, ParticipantView
+
+
+def _one_hot_or_none(action: Tensor, n: int) -> Tensor:
+    """One-hot over n actions plus a last column meaning 'none' (action -1)."""
+    return nn.functional.one_hot(torch.where(action < 0, n, action), n + 1).float()
+
+
+class SurrogateNet(nn.Module):
+    def __init__(self, game: Game, hidden_size: int = 16):
+        super().__init__()
+        spec = game.spec
+        self.n_actions = len(spec.participant_actions)
+        self.n_adversary_actions = len(spec.adversary_actions)
+        self.sight = spec.participant_sees
+        self.reward_scale = float(game.reward_scale)
+        self.hidden_size = hidden_size
+        self.n_cues = self.n_adversary_actions if self.sight is Sight.CUE else 1
+        n_inputs = self.n_actions + 2
+        if self.sight is not Sight.NOTHING:
+            n_inputs += self.n_adversary_actions + 1
+        self.gru = nn.GRU(n_inputs, hidden_size, batch_first=True)
+        self.head = nn.Linear(hidden_size, self.n_cues * self.n_actions)
+
+    def inputs(self, view: ParticipantView) -> Tensor:
+        """x_t [..., n_inputs] for views of any leading shape."""
+        parts = [_one_hot_or_none(view.last_action, self.n_actions),
+                 (view.last_reward.float() / self.reward_scale).unsqueeze(-1)]
+        if self.sight is not Sight.NOTHING:
+            parts.append(_one_hot_or_none(view.last_seen, self.n_adversary_actions))
+        return torch.cat(parts, dim=-1)
+
+    def all_logits(self, hidden_out: Tensor) -> Tensor:
+        """[..., n_cues, n_actions]: the prediction under every possible cue."""
+        return self.head(hidden_out).unflatten(-1, (self.n_cues, self.n_actions))
+
+    def logits_for(self, hidden_out: Tensor, cue: Tensor) -> Tensor:
+        """[..., n_actions] under the given cues (ignored, and may be -1, in games without)."""
+        logits = self.all_logits(hidden_out)
+        if self.n_cues == 1:
+            return logits[..., 0, :]
+        index = cue.clamp_min(0)[..., None, None].expand(*cue.shape, 1, self.n_actions)
+        return logits.gather(-2, index).squeeze(-2)
+
+    def forward(self, views: ParticipantView, hidden: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """Whole sequences: views with [N, T] fields -> logits [N, T, n_actions], final hidden."""
+        out, hidden = self.gru(self.inputs(views), hidden)
+        return self.logits_for(out, views.cue), hidden
+
+    def step(self, view: ParticipantView, hidden: Tensor) -> Tensor:
+        """One trial for a batch (view fields [B]): the new hidden state [1, B, H]."""
+        _, hidden = self.gru(self.inputs(view).unsqueeze(1), hidden)
+        return hidden
+
+    def initial_hidden(self, batch_size: int, device: torch.device | str = "cpu") -> Tensor:
+        return torch.zeros(1, batch_size, self.hidden_size, device=device)
+
+    def summary_size(self) -> int:
+        return self.hidden_size + self.n_cues * self.n_actions
+
+    def summary(self, hidden: Tensor) -> Tensor:
+        """[B, H + n_cues * n_actions]: the hidden state and the predicted choice probabilities
+        under every cue; what a shaping adversary adds to its observation."""
+        h = hidden[-1]
+        return torch.cat([h, torch.softmax(self.all_logits(h), dim=-1).flatten(1)], dim=1)
+
+
+class SurrogateParticipant(ParticipantModel):
+    """A fitted surrogate playing as a participant (see model docstring)."""
+
+    name, label = "surrogate", "Human surrogate (GRU)"
+    games = ("ipd", "bandit", "gonogo", "trust")
+
+    def __init__(self, game: Game, net: SurrogateNet):
+        super().__init__(game)
+        self.net = net
+
+    def reset(self, batch_size, *, generator=None, device="cpu") -> Any:
+        return self.net.initial_hidden(batch_size, device)
+
+    @torch.no_grad()
+    def act(self, view: ParticipantView, hidden: Tensor) -> tuple[Tensor, Tensor]:
+        hidden = self.net.step(view, hidden)
+        return torch.softmax(self.net.logits_for(hidden[-1], view.cue), dim=-1), hidden
