@@ -2,6 +2,8 @@
 
     python -m shaping_core ipd-selfplay --algo adalign|naive|lola-exact --seeds N --out DIR
     python -m shaping_core ipd-league --out DIR
+    python -m shaping_core simulate --game G --learner NAME --adversary NAME --participants N \
+        --seed S --out PATH.csv|PATH.parquet   [--game-params JSON] [--learner-params JSON] ...
 
 Progress goes to stderr-like lines on stdout; the last line printed is always one JSON object
 (the run's summary), so scripts can read it with `tail -n 1`. Exit status 2 on bad arguments.
@@ -30,6 +32,17 @@ def _whole_number(minimum: int):
 
 
 _positive, _nonnegative = _whole_number(1), _whole_number(0)
+
+
+def _json_object(text: str) -> dict:
+    """An argparse type: a JSON object (parameters), with a readable error."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise argparse.ArgumentTypeError(f"invalid JSON ({error.msg}): {text!r}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"expected a JSON object, got {text!r}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,12 +80,80 @@ def build_parser() -> argparse.ArgumentParser:
     for algo in ("adalign", "naive", "lola-exact"):
         league.add_argument(f"--{algo}-checkpoint", default=None,
                             help=f"use this checkpoint for {algo} instead of training one")
+
+    simulate = commands.add_parser(
+        "simulate", help="a synthetic learner plays an adversary; writes the trials as an export table")
+    simulate.add_argument("--game", required=True, help="ipd, bandit, gonogo or trust")
+    simulate.add_argument("--game-params", type=_json_object, default={}, metavar="JSON")
+    simulate.add_argument("--learner", required=True, help="a synthetic learner (shaping_core/learners)")
+    simulate.add_argument("--learner-params", type=_json_object, default={}, metavar="JSON",
+                          help="a number or a [low, high] range (drawn per participant) each")
+    simulate.add_argument("--adversary", required=True, help="a registered adversary policy")
+    simulate.add_argument("--adversary-params", type=_json_object, default={}, metavar="JSON")
+    simulate.add_argument("--participants", type=_positive, required=True)
+    simulate.add_argument("--seed", type=_nonnegative, required=True)
+    simulate.add_argument("--study", default="synthetic", help="the study column (default synthetic)")
+    simulate.add_argument("--condition", default="synthetic",
+                          help="the condition column (default synthetic)")
+    simulate.add_argument("--out", required=True, metavar="PATH",
+                          help="PATH.csv or PATH.parquet; the full config goes to PATH.json beside it")
+    simulate.set_defaults(subparser=simulate)
     return parser
+
+
+def _simulate(args: argparse.Namespace) -> dict:
+    """The `simulate` command: play, write the table and its config, return the summary."""
+    from pathlib import Path
+
+    from .games import make_game
+    from .learners import make_learner
+    from .learners.datasets import FORMATS, simulate_trials, write_trials
+    from .params import ParamsError
+    from .policies import make_policy
+
+    fail = args.subparser.error
+    out = Path(args.out)
+    if out.suffix.lower() not in FORMATS:
+        fail(f"--out must end in .csv or .parquet, got {args.out!r}")
+    try:
+        game = make_game(args.game, args.game_params)
+        learner = make_learner(args.learner, game, args.learner_params)
+        adversary = make_policy(args.adversary, game, args.adversary_params)
+    except ParamsError as error:
+        fail(str(error))
+    frame = simulate_trials(game, learner, adversary, args.participants, seed=args.seed,
+                            study=args.study, condition=args.condition)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_trials(frame, out)
+    per_participant = frame.groupby("participant")[["participant_reward", "adversary_reward"]].sum()
+    summary = {
+        "rows": len(frame),
+        "participants": args.participants,
+        "mean_participant_points": float(per_participant["participant_reward"].mean()),
+        "mean_adversary_points": float(per_participant["adversary_reward"].mean()),
+        "path": str(out),
+    }
+    config = {
+        "command": "simulate", "seed": args.seed, "participants": args.participants,
+        "game": {"name": args.game, "params": game.params.to_mapping()},
+        "learner": {"name": args.learner, "params": learner.params.to_mapping()},
+        "adversary": {"name": args.adversary, "params": adversary.params.to_mapping()},
+        "study": args.study, "condition": args.condition, "format": FORMATS[out.suffix.lower()],
+        "summary": summary,
+    }
+    config_path = Path(f"{out}.json")
+    config_path.write_text(json.dumps(config, indent=2) + "\n")
+    print(f"wrote {len(frame)} trials of {args.participants} participants to {out} "
+          f"(config {config_path})", flush=True)
+    return {**summary, "config": str(config_path)}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "simulate":
+        print(json.dumps(_simulate(args)), flush=True)
+        return 0
 
     import torch
 

@@ -1,0 +1,105 @@
+"""Simple rule-based participants: win-stay-lose-shift, a noisy forgiving tit-for-tat, and
+uniform random choice. Their parameters may be fixed numbers or [low, high] ranges drawn per
+episode (learners/base.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from ..games.ipd import DEFECT
+from ..participants import ParticipantModel, ParticipantView
+from .base import LearnerParams, Range, draw_all, one_hot_or_zero
+
+
+@dataclass(frozen=True)
+class WSLSParams(LearnerParams):
+    """epsilon: lapse probability in [0, 1]; on a lapse the choice is uniform over both
+    actions, so the rule is followed with probability 1 - epsilon / 2."""
+
+    epsilon: Range = (0.05, 0.05)
+
+    def __post_init__(self):
+        super().__post_init__()
+        self.check_bounds("epsilon", 0.0, 1.0)
+
+
+class WinStayLoseShift(ParticipantModel):
+    """Repeat the previous action after a win, switch after a loss; the first trial is uniform.
+
+    A win is, in the IPD, a payoff of at least the mutual-cooperation payoff R (so R and T are
+    wins, S and P losses: Pavlov); in the bandit, a reward (the chosen option paid 1).
+
+        P(a) = (1 - epsilon) * [a == intended] + epsilon / 2,
+        intended = previous action if win else the other action
+    """
+
+    name, label, games = "win_stay_lose_shift", "Win-stay, lose-shift", ("ipd", "bandit")
+    params_class = WSLSParams
+
+    def reset(self, batch_size, *, generator=None, device="cpu"):
+        return draw_all(self.params, batch_size, generator, device)
+
+    def act(self, view: ParticipantView, state) -> tuple[Tensor, dict[str, Tensor]]:
+        if self.game.spec.name == "ipd":
+            win = view.last_reward >= self.game.params.reward
+        else:
+            win = view.last_reward > 0
+        previous = view.last_action
+        intended = torch.where(win, previous, 1 - previous)
+        intended = torch.where(previous < 0, -1, intended)  # no rule before the first trial
+        epsilon = state["epsilon"].unsqueeze(1)
+        probs = (1 - epsilon) * one_hot_or_zero(intended, 2) + epsilon / 2
+        probs = torch.where((previous < 0).unsqueeze(1), torch.full_like(probs, 0.5), probs)
+        return probs, state
+
+
+@dataclass(frozen=True)
+class TitForTatLikeParams(LearnerParams):
+    """noise: probability in [0, 1] of doing the opposite of the intended move (a trembling
+    hand). forgiveness: probability in [0, 1] of intending to cooperate after the adversary
+    defected."""
+
+    noise: Range = (0.05, 0.05)
+    forgiveness: Range = (0.1, 0.1)
+
+    def __post_init__(self):
+        super().__post_init__()
+        self.check_bounds("noise", 0.0, 1.0)
+        self.check_bounds("forgiveness", 0.0, 1.0)
+
+
+class TitForTatLike(ParticipantModel):
+    """A human-like tit-for-tat: cooperate first, then copy the adversary's previous move,
+    sometimes forgiving a defection, with a small chance of the opposite move.
+
+        P(C | adversary cooperated, or first round) = 1 - noise
+        P(C | adversary defected) = forgiveness + (1 - forgiveness) * noise
+    """
+
+    name, label, games = "tit_for_tat_like", "Tit-for-tat-like", ("ipd",)
+    params_class = TitForTatLikeParams
+
+    def reset(self, batch_size, *, generator=None, device="cpu"):
+        return draw_all(self.params, batch_size, generator, device)
+
+    def act(self, view: ParticipantView, state) -> tuple[Tensor, dict[str, Tensor]]:
+        noise, forgiveness = state["noise"], state["forgiveness"]
+        defected = view.last_seen == DEFECT  # -1 before the first round counts as cooperation
+        p_cooperate = torch.where(defected, forgiveness + (1 - forgiveness) * noise, 1 - noise)
+        probs = torch.stack([p_cooperate, 1 - p_cooperate], dim=1)  # columns C (0), D (1)
+        return probs, state
+
+
+class RandomChoice(ParticipantModel):
+    """Uniform choice over the participant's actions on every trial, whatever happened: the
+    floor any learner should beat."""
+
+    name, label, games = "random", "Random", ("ipd", "bandit", "gonogo", "trust")
+
+    def act(self, view: ParticipantView, state) -> tuple[Tensor, None]:
+        batch = view.trial.shape[0]
+        return torch.full((batch, self.n_actions), 1 / self.n_actions, device=view.trial.device), state
