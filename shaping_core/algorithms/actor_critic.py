@@ -95,8 +95,13 @@ def fit_critic_on(critic: nn.Module, optimizer: torch.optim.Optimizer, rewards: 
 
 
 def log_probs_and_entropy(net: nn.Module, trajectory: Trajectory) -> tuple[Tensor, Tensor]:
-    """Log-probabilities [B, T] of the recorded actions under the current network, and entropies."""
+    """Log-probabilities [B, T] of the recorded actions under the current network, and entropies.
+    Actions the rules did not allow (`action_masks`) get probability zero, as when acting."""
     logits = net(trajectory.features[:, :-1])[0]
+    if trajectory.action_masks is not None:
+        # A large finite logit, not -inf: its probability is exactly 0 all the same, and the
+        # entropy's p * log p stays 0 with a finite gradient instead of 0 * inf = nan.
+        logits = logits.masked_fill(~trajectory.action_masks, -1e9)
     log_pi = torch.log_softmax(logits, dim=-1)
     taken = log_pi.gather(-1, trajectory.actions.unsqueeze(-1)).squeeze(-1)
     entropy = -(log_pi.exp() * log_pi).sum(-1)

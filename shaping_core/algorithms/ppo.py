@@ -46,9 +46,7 @@ def clipped_surrogate_step(learner: Learner, trajectory: Trajectory, advantages:
     for _ in range(settings.epochs):
         order = torch.randperm(batch, generator=generator, device=generator.device if generator else "cpu")
         for index in order.to(advantages.device).chunk(settings.minibatches):
-            part = Trajectory(trajectory.features[index], trajectory.actions[index],
-                              old_log_probs[index], trajectory.rewards[index],
-                              trajectory.opponent_rewards[index])
+            part = trajectory.episodes(index)
             log_pi, entropy = log_probs_and_entropy(learner.policy.net, part)
             ratio = (log_pi - part.log_probs).exp()
             a = advantages[index]

@@ -31,10 +31,16 @@ class Trajectory:
     log_probs: Tensor  # [B, T], of the actions taken, under the policy that acted
     rewards: Tensor  # [B, T], own
     opponent_rewards: Tensor  # [B, T]
+    action_masks: Tensor | None = None  # [B, T, A] bool, the actions the rules allowed (None: all)
 
     @property
     def mean_reward(self) -> float:
         return float(self.rewards.mean())
+
+    def episodes(self, index: Tensor) -> Trajectory:
+        """The episodes (rows) at `index`."""
+        fields = (getattr(self, field.name) for field in dataclasses.fields(self))
+        return Trajectory(*(None if value is None else value[index] for value in fields))
 
 
 def mirror(state: State) -> State:

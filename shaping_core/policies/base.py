@@ -74,6 +74,18 @@ class Policy(ABC):
         probs, state = self.act(observation, state)
         return probs, state, observation.features
 
+    # --- checkpoints (policies/checkpoint.py); only policies with trained weights have them ----
+
+    def checkpoint_fields(self) -> dict[str, Any]:
+        """What a checkpoint needs besides the game, the settings and `net`'s weights: at least
+        "policy_params", and whatever `from_checkpoint` needs to rebuild the network."""
+        raise PolicyParamsError(f"{self.label} has no trained weights to save")
+
+    @classmethod
+    def from_checkpoint(cls, game: Game, spec: dict[str, Any]) -> Policy:
+        """The policy (with an untrained `net` of the right shape) described by a checkpoint."""
+        return cls(game, spec["policy_params"])
+
     def _deterministic(self, action: Tensor) -> Tensor:
         return torch.nn.functional.one_hot(action, self.n_actions).float()
 

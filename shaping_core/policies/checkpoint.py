@@ -4,14 +4,17 @@ A checkpoint is one plain dict (loadable with `torch.load(weights_only=True)`, s
 runs code):
 
     {"format": 1,
-     "kind": "ipd_one_step_memory" | "gru",     # the policy class
+     "kind": "ipd_one_step_memory" | "gru" | "shaping",   # the policy class
      "game": "ipd", "game_params": {...},       # the game it was trained for
      "policy_params": {...},                    # the class's Params (e.g. the five P(C) values)
+     "net": {...},                              # the network's shape, for classes that need it
+     "surrogate": {...},                        # a shaping adversary's human surrogate
      "settings": {...},                         # the training settings
-     "state_dict": {...},                       # the network's tensors
+     "state_dict": {...},                       # the trained network's tensors
      "provenance": {...}, "metrics": {...}}     # how it was made and how it did
 
-`load_policy(path)` rebuilds the game and the policy, ready for `reset` / `act`.
+Each checkpointable policy class says what it adds (`checkpoint_fields`) and how it is rebuilt
+(`from_checkpoint`); `load_policy(path)` rebuilds the game and the policy, ready for `reset` / `act`.
 """
 
 from __future__ import annotations
@@ -23,11 +26,13 @@ import torch
 
 from ..games import make_game
 from .base import Policy, PolicyParamsError
-from .gru import GRUNet, GRUPolicy
+from .gru import GRUPolicy
+from .shaping import ShapingAdversary
 from .tabular import TabularIPDPolicy
 
 FORMAT = 1
-CHECKPOINT_KINDS: dict[str, type[Policy]] = {cls.name: cls for cls in (TabularIPDPolicy, GRUPolicy)}
+CHECKPOINT_KINDS: dict[str, type[Policy]] = {
+    cls.name: cls for cls in (TabularIPDPolicy, GRUPolicy, ShapingAdversary)}
 
 
 def checkpoint_spec(policy: Policy, *, settings: dict[str, Any] | None = None,
@@ -35,19 +40,12 @@ def checkpoint_spec(policy: Policy, *, settings: dict[str, Any] | None = None,
                     metrics: dict[str, Any] | None = None) -> dict[str, Any]:
     if policy.name not in CHECKPOINT_KINDS:
         raise PolicyParamsError(f"{policy.label} has no trained weights to save")
-    policy_params = policy.params.to_mapping()
-    if isinstance(policy, TabularIPDPolicy):  # keep the readable parameters in step with the weights
-        policy_params["p_cooperate"] = policy.net.p_cooperate().tolist()
-    extra = {}
-    if isinstance(policy, GRUPolicy):
-        extra = {"n_features": policy.net.encoder[0].in_features, "n_outputs": policy.net.head.out_features}
     return {
         "format": FORMAT,
         "kind": policy.name,
         "game": policy.game.spec.name,
         "game_params": policy.game.params.to_mapping(),
-        "policy_params": policy_params,
-        "net": extra,
+        **policy.checkpoint_fields(),
         "settings": dict(settings or {}),
         "state_dict": {k: v.detach().cpu() for k, v in policy.net.state_dict().items()},
         "provenance": dict(provenance or {}),
@@ -76,13 +74,7 @@ def load_policy(path: str | Path, device: torch.device | str = "cpu") -> Policy:
     """The policy stored at `path`, on `device`, behind the common interface."""
     spec = read_checkpoint(path)
     game = make_game(spec["game"], spec["game_params"])
-    cls = CHECKPOINT_KINDS[spec["kind"]]
-    if cls is GRUPolicy:
-        net = GRUNet(spec["net"]["n_features"], spec["net"]["n_outputs"],
-                     spec["policy_params"].get("hidden_size", 32))
-        policy = GRUPolicy(game, spec["policy_params"], net=net)
-    else:
-        policy = cls(game, spec["policy_params"])
+    policy = CHECKPOINT_KINDS[spec["kind"]].from_checkpoint(game, spec)
     policy.net.load_state_dict(spec["state_dict"])
     policy.net.to(device)
     return policy

@@ -34,6 +34,11 @@ class GRUNet(nn.Module):
         self.gru = nn.GRU(hidden_size, hidden_size, batch_first=True)
         self.head = nn.Linear(hidden_size, n_outputs)
 
+    def shape(self) -> dict[str, int]:
+        """The constructor arguments, for checkpoints."""
+        return {"n_features": self.encoder[0].in_features, "n_outputs": self.head.out_features,
+                "hidden_size": self.hidden_size}
+
     def initial_hidden(self, batch_size: int, device="cpu") -> Tensor:
         return torch.zeros(1, batch_size, self.hidden_size, device=device)
 
@@ -67,6 +72,15 @@ class GRUPolicy(Policy):
     def reset(self, batch_size, device="cpu"):
         self.net.to(device)
         return self.net.initial_hidden(batch_size, device)
+
+    def checkpoint_fields(self):
+        return {"policy_params": self.params.to_mapping(), "net": self.net.shape()}
+
+    @classmethod
+    def from_checkpoint(cls, game, spec):
+        # Checkpoints from before GRUNet.shape() kept the hidden size in policy_params only.
+        shape = {"hidden_size": spec["policy_params"].get("hidden_size", 32), **spec["net"]}
+        return cls(game, spec["policy_params"], net=GRUNet(**shape))
 
     def act(self, observation: Observation, hidden):
         with torch.no_grad():

@@ -110,5 +110,10 @@ class TabularIPDPolicy(Policy):
             p = torch.sigmoid(self.net.logits)[index]
         return torch.stack([p, 1 - p], dim=1), state
 
+    def checkpoint_fields(self):
+        # Keep the readable parameters in step with the trained weights.
+        params = self.params.to_mapping() | {"p_cooperate": self.net.p_cooperate().tolist()}
+        return {"policy_params": params}
+
     def p_cooperate(self) -> dict[str, float]:
         return dict(zip(STATE_NAMES, self.net.p_cooperate().tolist()))

@@ -1,0 +1,273 @@
+"""Training a shaping adversary against a human surrogate, and evaluating adversaries.
+
+The second half of Dezfouli, Nock & Dayan's loop: a fitted surrogate (shaping_core/surrogate)
+plays thousands of "participants" in parallel on the batched game rules (simulation.py), and a
+`ShapingAdversary` (policies/shaping.py: a GRU reading the game and the surrogate's state and
+predicted choices) is trained against them with PPO. The objective sets the adversary's reward:
+
+- MAX     its own reward in the game: target choices in the bandit, errors in go/no-go, the
+          trustee's earnings in the trust game, its points in the IPD;
+- FAIR    minus the gap between the two sides' total earnings (trust game, IPD), paid as it
+          changes: r_t = -(|G_t| - |G_{t-1}|) with G_t the running difference, so the rewards of an
+          episode sum to -|G_T|;
+- ADALIGN Advantage Alignment (algorithms/adalign.py) with the surrogate as the opponent: MAX's
+          reward plus the opponent-shaping term built from a second critic of the participant's
+          rewards.
+
+Every run writes to its output folder: config.json (settings, seed, surrogate provenance,
+versions), metrics.json (learning curve and the final evaluation against the surrogate next to a
+classic baseline), learning_curve.png, and the checkpoint (loadable with
+policies.checkpoint.load_policy, servable by the platform).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+from tqdm import tqdm
+
+from .algorithms.actor_critic import Learner
+from .algorithms.adalign import AdAlignLearner, AdAlignSettings, adalign_update
+from .algorithms.ppo import ppo_update
+from .algorithms.rollout import Trajectory
+from .games import Game, Objective
+from .participants import ParticipantModel
+from .policies import make_policy
+from .policies.base import Policy
+from .policies.checkpoint import save_policy
+from .policies.gru import GRUNet
+from .policies.shaping import ShapingAdversary
+from .simulation import Episodes, play_episodes
+from .surrogate.model import SurrogateNet, SurrogateParticipant
+
+# The classic adversary each game's trained ones are compared with: random, within the rules.
+BASELINES = {"ipd": ("random", {"p_cooperate": 0.5}), "bandit": ("random_schedule", {}),
+             "gonogo": ("random_schedule", {}), "trust": ("random_repayment", {})}
+
+
+@dataclass
+class AdversarySettings(AdAlignSettings):
+    """PPO (and, for ADALIGN, Advantage Alignment) settings for a GRU adversary.
+
+    Inherited fields keep their meaning (algorithms/actor_critic.py, ppo.py, adalign.py); the
+    defaults below are the ones that train the bandit's MAX adversary in a few minutes on a CPU.
+    `beta`, `normalize_past` and `alignment_lambda` are used by ADALIGN only.
+    """
+
+    objective: str = "max"
+    iterations: int = 150  # PPO batches
+    batch_size: int = 512  # surrogate participants per batch
+    hidden_size: int = 32  # of the adversary's and its critics' GRUs
+    seed: int = 0
+    eval_episodes: int = 4096  # episodes of the final evaluation
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    policy_lr: float = 3e-3
+    critic_lr: float = 3e-3
+    critic_steps: int = 4
+    critic_refits: int = 1
+    entropy_coef: float = 0.01
+    epochs: int = 4
+    minibatches: int = 4
+    beta: float = 1.0
+    normalize_past: bool = True
+    alignment_lambda: float | None = 0.0
+    proximal: bool = True
+    normalize_advantages: bool = True
+    anneal_lr: bool = True  # step sizes decay linearly to 0 over training
+
+    def __post_init__(self):
+        if self.objective not in tuple(Objective):
+            raise ValueError(f"unknown objective {self.objective!r}; expected one of "
+                             f"{', '.join(Objective)}")
+        for name in ("iterations", "batch_size", "hidden_size", "eval_episodes"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda was asked for but CUDA is not available")
+    if name not in ("cpu", "cuda"):
+        raise ValueError(f"device must be auto, cpu or cuda, got {name!r}")
+    return torch.device(name)
+
+
+def fairness_rewards(participant_rewards: Tensor, adversary_rewards: Tensor) -> Tensor:
+    """r_t = -(|G_t| - |G_{t-1}|), G_t = running (participant - adversary) earnings; sums to -|G_T|."""
+    gap = (participant_rewards - adversary_rewards).cumsum(dim=1).abs()
+    return -(gap - torch.nn.functional.pad(gap, (1, 0))[:, :-1])
+
+
+def objective_rewards(objective: str, episodes: Episodes) -> Tensor:
+    """The adversary's training reward [B, T] under `objective`."""
+    if objective == Objective.FAIR:
+        return fairness_rewards(episodes.participant_rewards, episodes.adversary_rewards)
+    return episodes.adversary_rewards  # MAX; ADALIGN adds its shaping term in the update
+
+
+def trajectory_of(game: Game, settings: AdversarySettings, episodes: Episodes) -> Trajectory:
+    """The adversary's batch for the update. Rewards are scaled by (1 - gamma) / reward_scale so
+    discounted returns are of order one whatever the game's points, which the critics (small
+    GRUs trained with a few Adam steps per batch) need; advantages are normalised anyway."""
+    scale = (1 - settings.gamma) / game.reward_scale if settings.gamma < 1 else 1 / game.reward_scale
+    return Trajectory(features=episodes.adversary_features, actions=episodes.adversary_actions,
+                      log_probs=episodes.adversary_log_probs,
+                      rewards=objective_rewards(settings.objective, episodes) * scale,
+                      opponent_rewards=episodes.participant_rewards * scale,
+                      action_masks=episodes.adversary_masks)
+
+
+def summarize(game: Game, episodes: Episodes) -> dict[str, float]:
+    """Per-episode means (and standard deviations) of what each side earned, plus the game's own
+    measure: the bandit's target-choice rate, go/no-go's error rate, the earnings gap."""
+    adversary, participant = episodes.adversary_return(), episodes.participant_return()
+    out = {"adversary_return": float(adversary.mean()), "adversary_return_std": float(adversary.std()),
+           "participant_return": float(participant.mean()),
+           "participant_return_std": float(participant.std()),
+           "episodes": adversary.shape[0]}
+    trials = episodes.lengths.float()
+    if game.spec.name == "bandit":
+        out["target_rate"] = float((adversary / trials).mean())
+    if game.spec.name == "gonogo":
+        out["error_rate"] = float((adversary / trials).mean())
+    if game.spec.name in ("trust", "ipd"):
+        out["earnings_gap"] = float((participant - adversary).abs().mean())
+    return out
+
+
+def evaluate(game: Game, adversary: Policy, participant: ParticipantModel, episodes: int, *,
+             seed: int = 0, device: torch.device | str = "cpu") -> dict[str, float]:
+    generator = torch.Generator(device=device).manual_seed(seed)
+    played = play_episodes(game, participant, adversary, episodes, generator=generator, device=device)
+    return summarize(game, played)
+
+
+def make_learner(game: Game, surrogate: SurrogateNet, settings: AdversarySettings, device) -> Learner:
+    adversary = ShapingAdversary(game, {"hidden_size": settings.hidden_size}, surrogate=surrogate)
+    critic = GRUNet(adversary.n_features, 1, settings.hidden_size)
+    if settings.objective == Objective.ADALIGN:
+        opponent_critic = GRUNet(adversary.n_features, 1, settings.hidden_size)
+        return AdAlignLearner(adversary, critic, opponent_critic, settings).to(device)
+    return Learner(adversary, critic, settings).to(device)
+
+
+def train_adversary(game: Game, surrogate: SurrogateNet, settings: AdversarySettings, *,
+                    device: torch.device | str = "cpu", progress: bool = True,
+                    ) -> tuple[ShapingAdversary, list[dict[str, float]]]:
+    """Train a shaping adversary against the surrogate; return it and the learning curve."""
+    if settings.objective not in game.spec.objectives:
+        raise ValueError(f"{game.spec.label} has no {settings.objective} objective; it has "
+                         f"{', '.join(game.spec.objectives)}")
+    torch.manual_seed(settings.seed)
+    generator = torch.Generator(device=device).manual_seed(settings.seed)
+    participant = SurrogateParticipant(game, surrogate.to(device))
+    learner = make_learner(game, surrogate, settings, device)
+    optimizers = [learner.policy_optimizer, learner.critic_optimizer,
+                  *([learner.opponent_critic_optimizer] if isinstance(learner, AdAlignLearner) else [])]
+    curve = []
+    for iteration in tqdm(range(settings.iterations), desc=f"{game.spec.name} {settings.objective}",
+                          disable=not progress):
+        if settings.anneal_lr:
+            for optimizer in optimizers:
+                for group in optimizer.param_groups:
+                    group["lr"] = group.setdefault("initial_lr", group["lr"]) * (
+                        1 - iteration / settings.iterations)
+        episodes = play_episodes(game, participant, learner.policy, settings.batch_size,
+                                 generator=generator, device=device)
+        trajectory = trajectory_of(game, settings, episodes)
+        if isinstance(learner, AdAlignLearner):
+            losses = adalign_update(learner, trajectory, generator)
+        else:
+            losses = ppo_update(learner, trajectory, generator)
+        curve.append({"iteration": iteration, **summarize(game, episodes),
+                      "objective_return": float(objective_rewards(settings.objective, episodes)
+                                                .sum(dim=1).mean()), **losses})
+    return learner.policy, curve
+
+
+def _environment(device) -> dict[str, Any]:
+    return {"torch": str(torch.__version__), "python": platform.python_version(),
+            "device": str(device), "threads": torch.get_num_threads()}
+
+
+def run_training(*, game: Game, surrogate: SurrogateNet, surrogate_spec: dict[str, Any],
+                 surrogate_path: str, settings: AdversarySettings, out: str | Path,
+                 device: torch.device, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Train, evaluate against the surrogate next to the game's random baseline, and write the
+    checkpoint `out` with config.json, metrics.json and learning_curve.png in `out`'s stem folder."""
+    out = Path(out)
+    folder = out.with_suffix("")
+    folder.mkdir(parents=True, exist_ok=True)
+    config = {"game": game.spec.name, "game_params": game.params.to_mapping(),
+              "settings": dataclasses.asdict(settings), "surrogate": surrogate_path,
+              "surrogate_provenance": surrogate_spec.get("provenance", {}),
+              "surrogate_metrics": surrogate_spec.get("metrics", {}), "environment": _environment(device)}
+    (folder / "config.json").write_text(json.dumps(config, indent=2))
+    started = time.perf_counter()
+    adversary, curve = train_adversary(game, surrogate, settings, device=device)
+    seconds = time.perf_counter() - started
+    participant = SurrogateParticipant(game, surrogate)
+    baseline_name, baseline_params = BASELINES[game.spec.name]
+    evaluation = {
+        "trained": evaluate(game, adversary, participant, settings.eval_episodes,
+                            seed=settings.seed + 1, device=device),
+        baseline_name: evaluate(game, make_policy(baseline_name, game, baseline_params), participant,
+                                settings.eval_episodes, seed=settings.seed + 1, device=device),
+    }
+    metrics = {"objective": settings.objective, "training_seconds": round(seconds, 1),
+               "against_surrogate": evaluation, "learning_curve": curve}
+    (folder / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    plot_learning_curve(game, curve, evaluation[baseline_name], baseline_name, settings.objective,
+                        folder / "learning_curve.png")
+    provenance = {"objective": settings.objective, "surrogate": surrogate_path,
+                  "surrogate_provenance": surrogate_spec.get("provenance", {}),
+                  "surrogate_metrics": surrogate_spec.get("metrics", {}), "seed": settings.seed}
+    save_policy(out, adversary,
+                settings=dataclasses.asdict(settings), provenance=provenance,
+                metrics={"against_surrogate": evaluation, "training_seconds": round(seconds, 1)})
+    log(f"trained in {seconds:.0f} s; against the surrogate: {evaluation}")
+    return {"out": str(out), "objective": settings.objective, **evaluation["trained"],
+            "baseline": {baseline_name: evaluation[baseline_name]}, "training_seconds": round(seconds, 1)}
+
+
+def headline(game: Game, row: dict[str, float]) -> tuple[str, float]:
+    """The one number a game's learning curve shows."""
+    for key in ("target_rate", "error_rate"):
+        if key in row:
+            return key.replace("_", " "), row[key]
+    return "adversary return", row["adversary_return"]
+
+
+def plot_learning_curve(game: Game, curve: list[dict[str, float]], baseline: dict[str, float],
+                        baseline_name: str, objective: str, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    label, _ = headline(game, curve[0])
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    x = [row["iteration"] for row in curve]
+    axes[0].plot(x, [headline(game, row)[1] for row in curve], label=f"trained ({objective})")
+    axes[0].axhline(headline(game, baseline)[1], color="grey", ls="--", label=baseline_name)
+    axes[0].set(xlabel="PPO iteration", ylabel=label, title=f"{game.spec.label}: {label}")
+    axes[0].legend()
+    axes[1].plot(x, [row["adversary_return"] for row in curve], label="adversary")
+    axes[1].plot(x, [row["participant_return"] for row in curve], label="surrogate participant")
+    axes[1].set(xlabel="PPO iteration", ylabel="points per episode", title="Earnings (training batches)")
+    axes[1].legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
