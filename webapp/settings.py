@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "channels",
     "webapp.studies",
     "webapp.play",
+    "webapp.policies",
 ]
 
 MIDDLEWARE = [

@@ -11,17 +11,34 @@ from django.utils.html import format_html, format_html_join
 
 from shaping_core.games import GAMES
 from shaping_core.policies import policies_for
+from webapp.policies.selectors import registered_policies_for
 
 from . import admin_views
 from .models import Condition, Participant, Study
 from .services import study_set_status
 
 
-def adversary_choices(game: str | None):
-    """Adversaries that can play `game`, or all of them grouped by game when it is not known yet."""
+def adversary_choices(game: str | None, game_params: dict | None = None):
+    """Adversaries that can play `game`: its classic strategies and the registered checkpoints trained
+    for it (with `game_params`, only those trained for exactly these parameters), written
+    `policy:<name>`. All of them grouped by game when the game is not known yet."""
     if game:
-        return [(cls.name, cls.label) for cls in policies_for(game)]
-    return [(GAMES[g].spec.label, [(cls.name, cls.label) for cls in policies_for(g)]) for g in GAMES]
+        classic = [(cls.name, cls.label) for cls in policies_for(game)]
+        trained = [(p.adversary, _checkpoint_label(p))
+                   for p in registered_policies_for(game=game, game_params=game_params)]
+        return [("Classic strategies", classic)] + ([("Trained checkpoints", trained)] if trained else [])
+    return [(GAMES[g].spec.label, [(cls.name, cls.label) for cls in policies_for(g)]
+             + [(p.adversary, _checkpoint_label(p)) for p in registered_policies_for(game=g)])
+            for g in GAMES]
+
+
+def _checkpoint_label(policy) -> str:
+    objective = f", {policy.objective}" if policy.objective else ""
+    return f"{policy.adversary} ({policy.kind}{objective})"
+
+
+ADVERSARY_HELP = ("Classic strategies, and the trained checkpoints registered under Policies › Registered "
+                  "policies for this game (on a saved study: only those trained for its game parameters).")
 
 
 def _parameter_defaults_html() -> str:
@@ -33,7 +50,8 @@ def _parameter_defaults_html() -> str:
 
 
 class ConditionForm(forms.ModelForm):
-    adversary = forms.ChoiceField(choices=adversary_choices(None))
+    # Callable: the registered checkpoints are read from the database when a form is built, not at import.
+    adversary = forms.ChoiceField(choices=lambda: adversary_choices(None), help_text=ADVERSARY_HELP)
 
     class Meta:
         model = Condition
@@ -47,7 +65,16 @@ class ConditionInline(admin.TabularInline):
 
     def get_formset(self, request, obj=None, **kwargs):
         formset = super().get_formset(request, obj, **kwargs)
-        formset.form.base_fields["adversary"].choices = adversary_choices(obj.game if obj else None)
+        choices = adversary_choices(obj.game, obj.game_params) if obj else adversary_choices(None)
+        if obj:
+            # A saved adversary no longer offered (a deleted or mismatched checkpoint) stays visible and
+            # selected, so saving the page never silently switches it; Condition.clean says what is wrong.
+            offered = {value for _, group in choices for value, _ in group}
+            missing = sorted(set(obj.conditions.values_list("adversary", flat=True)) - offered)
+            if missing:
+                choices.append(("No longer offered", [(value, value) for value in missing]))
+        # A new field per request: the declared one is shared by every form class built from ConditionForm.
+        formset.form.base_fields["adversary"] = forms.ChoiceField(choices=choices, help_text=ADVERSARY_HELP)
         return formset
 
 

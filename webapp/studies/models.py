@@ -13,6 +13,7 @@ from shaping_core.games import GAMES, Game, make_game
 from shaping_core.params import ParamsError
 from shaping_core.policies import make_policy
 from shaping_core.policies.base import Policy
+from webapp.policies.selectors import registered_policy_load, registered_policy_name
 
 from . import defaults
 
@@ -97,6 +98,7 @@ class Study(models.Model):
 class Condition(models.Model):
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="conditions")
     name = models.SlugField(max_length=50)
+    # A classic strategy's name, or policy:NAME for a registered checkpoint (webapp/policies).
     adversary = models.CharField(max_length=100, help_text="Which adversary plays the participants.")
     adversary_params = models.JSONField(default=dict, blank=True,
                                         help_text="The adversary's parameters as JSON; empty for defaults.")
@@ -111,7 +113,11 @@ class Condition(models.Model):
         return f"{self.study.slug}/{self.name}"
 
     def make_policy(self, game: Game | None = None) -> Policy:
-        return make_policy(self.adversary, game or self.study.make_game(), self.adversary_params)
+        game = game or self.study.make_game()
+        policy_name = registered_policy_name(self.adversary)
+        if policy_name is not None:  # a registered checkpoint; it checks it was trained for this game
+            return registered_policy_load(policy_name, game=game)
+        return make_policy(self.adversary, game, self.adversary_params)
 
     def clean(self):
         # On the admin's add page the study is not saved yet; the inline formset still attaches it.
@@ -121,10 +127,14 @@ class Condition(models.Model):
             return
         if study.game not in GAMES:
             return
+        registered = registered_policy_name(self.adversary) is not None
+        if registered and self.adversary_params:
+            raise ValidationError({"adversary_params": "a registered policy takes no parameters: its "
+                                                       "checkpoint holds them; leave this empty"})
         try:
             self.make_policy()
         except ParamsError as error:
-            raise ValidationError({"adversary_params": str(error)}) from None
+            raise ValidationError({"adversary" if registered else "adversary_params": str(error)}) from None
         if self.pk and self.participants.exists():
             before = Condition.objects.filter(pk=self.pk).values("adversary", "adversary_params").first()
             if before and (before["adversary"], before["adversary_params"]) != (
