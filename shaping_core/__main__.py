@@ -4,6 +4,12 @@
     python -m shaping_core ipd-league --out DIR
     python -m shaping_core simulate --game G --learner NAME --adversary NAME --participants N \
         --seed S --out PATH.csv|PATH.parquet   [--game-params JSON] [--learner-params JSON] ...
+    python -m shaping_core fit-surrogate --game G --data PATH [--data-format F] --out S.pt
+    python -m shaping_core evaluate-surrogate --model S.pt --data PATH [--data-format F]
+    python -m shaping_core train-adversary --game G --surrogate S.pt --objective max|fair|adalign \
+        --out A.pt [--device auto|cpu|cuda]
+    python -m shaping_core evaluate-adversary --adversary A.pt|NAME \
+        --against surrogate:S.pt|learner:NAME [--episodes N]
 
 Progress goes to stderr-like lines on stdout; the last line printed is always one JSON object
 (the run's summary), so scripts can read it with `tail -n 1`. Exit status 2 on bad arguments.
@@ -98,7 +104,81 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--out", required=True, metavar="PATH",
                           help="PATH.csv or PATH.parquet; the full config goes to PATH.json beside it")
     simulate.set_defaults(subparser=simulate)
+
+    fit = commands.add_parser("fit-surrogate", help="fit the human surrogate (GRU) with k-fold CV")
+    fit.add_argument("--game", required=True, help="ipd, bandit, gonogo or trust")
+    fit.add_argument("--game-params", type=_json_object, default={}, metavar="JSON")
+    _data_arguments(fit)
+    fit.add_argument("--out", required=True, metavar="S.pt",
+                     help="the checkpoint; config.json, metrics.json and cv.png go to S/ beside it")
+    fit.add_argument("--hidden-sizes", type=_positive_list, default=(4, 8, 16, 32), metavar="H,H,...",
+                     help="GRU sizes compared by cross-validation (default 4,8,16,32)")
+    fit.add_argument("--folds", type=_whole_number(2), default=5, help="k of k-fold CV (default 5)")
+    fit.add_argument("--max-epochs", type=_positive, default=150, help="default 150")
+    fit.add_argument("--patience", type=_positive, default=25,
+                     help="stop a size after this many epochs without improvement (default 25)")
+    fit.add_argument("--seed", type=_nonnegative, default=0)
+    fit.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    fit.add_argument("--threads", type=_positive, default=2, help="CPU threads for torch (default 2)")
+    fit.set_defaults(subparser=fit)
+
+    evaluate = commands.add_parser("evaluate-surrogate", help="a fitted surrogate's NLL on trials")
+    evaluate.add_argument("--model", required=True, metavar="S.pt")
+    _data_arguments(evaluate)
+    evaluate.set_defaults(subparser=evaluate)
+
+    train = commands.add_parser("train-adversary", help="train a shaping adversary against a surrogate")
+    train.add_argument("--game", required=True, help="the surrogate's game (checked)")
+    train.add_argument("--surrogate", required=True, metavar="S.pt")
+    train.add_argument("--objective", required=True, choices=("max", "fair", "adalign"))
+    train.add_argument("--out", required=True, metavar="A.pt",
+                       help="the checkpoint; config.json, metrics.json and learning_curve.png go "
+                            "to A/ beside it")
+    train.add_argument("--iterations", type=_positive, default=None, help="PPO batches")
+    train.add_argument("--batch-size", type=_positive, default=None, help="surrogate episodes per batch")
+    train.add_argument("--hidden-size", type=_positive, default=None, help="of the adversary's GRU")
+    train.add_argument("--eval-episodes", type=_positive, default=None)
+    train.add_argument("--beta", type=float, default=None, help="AdAlign's beta (adalign only)")
+    train.add_argument("--seed", type=_nonnegative, default=0)
+    train.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    train.add_argument("--threads", type=_positive, default=2, help="CPU threads for torch (default 2)")
+    train.set_defaults(subparser=train)
+
+    versus = commands.add_parser("evaluate-adversary",
+                                 help="play an adversary against a surrogate or a synthetic learner")
+    versus.add_argument("--adversary", required=True, metavar="A.pt|NAME",
+                        help="a policy checkpoint, or a classic adversary's name (e.g. random_schedule)")
+    versus.add_argument("--adversary-params", type=_json_object, default={}, metavar="JSON",
+                        help="a classic adversary's parameters")
+    versus.add_argument("--against", required=True, metavar="surrogate:S.pt|learner:NAME")
+    versus.add_argument("--learner-params", type=_json_object, default={}, metavar="JSON")
+    versus.add_argument("--game", default=None,
+                        help="needed only when neither side is a checkpoint")
+    versus.add_argument("--game-params", type=_json_object, default={}, metavar="JSON")
+    versus.add_argument("--episodes", type=_positive, default=4096, help="default 4096")
+    versus.add_argument("--seed", type=_nonnegative, default=0)
+    versus.set_defaults(subparser=versus)
     return parser
+
+
+def _positive_list(text: str) -> tuple[int, ...]:
+    """An argparse type: comma-separated positive whole numbers."""
+    try:
+        values = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected whole numbers separated by commas, got {text!r}") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive whole numbers, got {text!r}")
+    return values
+
+
+def _data_arguments(parser: argparse.ArgumentParser) -> None:
+    from .data import DATA_FORMATS
+
+    parser.add_argument("--data", required=True, metavar="PATH", help="a trial file (CSV or Parquet)")
+    parser.add_argument("--data-format", choices=DATA_FORMATS, default="platform",
+                        help="platform (the export, default), bandit-choice-engineering or "
+                             "gonogo-self-regulation")
 
 
 def _simulate(args: argparse.Namespace) -> dict:
@@ -148,11 +228,160 @@ def _simulate(args: argparse.Namespace) -> dict:
     return {**summary, "config": str(config_path)}
 
 
+def _load_sequences_or_fail(args: argparse.Namespace, game):
+    from .data import DataFormatError, load_sequences
+
+    try:
+        return load_sequences(args.data, args.data_format, game=game)
+    except (DataFormatError, FileNotFoundError) as error:
+        args.subparser.error(str(error))
+
+
+def _fit_surrogate(args: argparse.Namespace) -> dict:
+    """The `fit-surrogate` command: CV, refit, checkpoint and report; returns held-out metrics."""
+    from pathlib import Path
+
+    from .games import make_game
+    from .params import ParamsError
+    from .surrogate.checkpoint import save_surrogate
+    from .surrogate.fit import SurrogateSettings, fit_surrogate, format_cv_table, write_fit_report
+
+    fail = args.subparser.error
+    try:
+        game = make_game(args.game, args.game_params)
+        settings = SurrogateSettings(hidden_sizes=args.hidden_sizes, folds=args.folds,
+                                     max_epochs=args.max_epochs, patience=args.patience,
+                                     seed=args.seed, device=args.device)
+    except (ParamsError, ValueError) as error:
+        fail(str(error))
+    sequences = _load_sequences_or_fail(args, game)
+    if sequences.n_sequences < settings.folds:
+        fail(f"{args.data}: {sequences.n_sequences} participants, too few for {settings.folds}-fold CV")
+    print(f"{sequences.n_sequences} participants, {sequences.n_choices} choices from {args.data}",
+          flush=True)
+    result = fit_surrogate(sequences, settings)
+    out = Path(args.out)
+    save_surrogate(out, result.net, game, provenance=sequences.provenance,
+                   selection=result.selection, metrics=result.metrics,
+                   settings=settings.to_mapping())
+    config = {"command": "fit-surrogate", "game": {"name": game.spec.name,
+                                                   "params": game.params.to_mapping()},
+              "data": sequences.provenance, "settings": settings.to_mapping(), "out": str(out)}
+    report = write_fit_report(out.with_suffix(""), result, config)
+    print(format_cv_table(result), flush=True)
+    held_out = result.metrics
+    return {"nll_per_choice": held_out["nll_per_choice"],
+            "nll_per_choice_std": held_out["nll_per_choice_std"], "accuracy": held_out["accuracy"],
+            "choices": held_out["choices"], "baseline_nll_per_choice": held_out["baseline_nll_per_choice"],
+            "hidden_size": result.hidden_size, "epochs": result.epochs, "folds": settings.folds,
+            "seconds": {k: round(v, 1) for k, v in result.seconds.items()}, "out": str(out),
+            "report": report}
+
+
+def _evaluate_surrogate(args: argparse.Namespace) -> dict:
+    from .surrogate.checkpoint import SurrogateCheckpointError, load_surrogate
+    from .surrogate.fit import evaluate_surrogate
+
+    try:
+        surrogate = load_surrogate(args.model)
+    except SurrogateCheckpointError as error:
+        args.subparser.error(str(error))
+    sequences = _load_sequences_or_fail(args, surrogate.game)
+    return {**evaluate_surrogate(surrogate.net, sequences), "model": args.model, "data": args.data}
+
+
+def _train_adversary(args: argparse.Namespace) -> dict:
+    from .adversary_training import AdversarySettings, run_training
+    from .surrogate.checkpoint import SurrogateCheckpointError, load_surrogate
+    from .surrogate.fit import resolve_device
+
+    fail = args.subparser.error
+    try:
+        device = resolve_device(args.device)
+        surrogate = load_surrogate(args.surrogate, device)
+    except (SurrogateCheckpointError, ValueError) as error:
+        fail(str(error))
+    game = surrogate.game
+    if args.game != game.spec.name:
+        fail(f"--game {args.game} but {args.surrogate} was fitted for {game.spec.name}")
+    if args.objective not in game.spec.objectives:
+        fail(f"{game.spec.label} has no {args.objective} objective; it has "
+             f"{', '.join(game.spec.objectives)}")
+    if args.beta is not None and args.objective != "adalign":
+        fail("--beta only applies to --objective adalign")
+    overrides = {name: getattr(args, name) for name in
+                 ("iterations", "batch_size", "hidden_size", "eval_episodes", "beta")
+                 if getattr(args, name) is not None}
+    try:
+        settings = AdversarySettings(objective=args.objective, seed=args.seed, **overrides)
+    except ValueError as error:
+        fail(str(error))
+    return run_training(game=game, surrogate=surrogate.net, surrogate_spec=surrogate.spec,
+                        surrogate_path=args.surrogate, settings=settings, out=args.out,
+                        device=device, log=lambda line: print(line, flush=True))
+
+
+def _evaluate_adversary(args: argparse.Namespace) -> dict:
+    """The `evaluate-adversary` command. The game comes from the checkpoint(s) on either side, or
+    from --game; both sides must agree on it, parameters included."""
+    from pathlib import Path
+
+    from .adversary_training import evaluate
+    from .games import make_game
+    from .learners import make_learner
+    from .params import ParamsError
+    from .policies import make_policy
+    from .policies.checkpoint import load_policy
+    from .surrogate.checkpoint import SurrogateCheckpointError, load_surrogate
+    from .surrogate.model import SurrogateParticipant
+
+    fail = args.subparser.error
+    kind, _, target = args.against.partition(":")
+    if kind not in ("surrogate", "learner") or not target:
+        fail(f"--against must be surrogate:PATH or learner:NAME, got {args.against!r}")
+    try:
+        games = []
+        adversary = None
+        if Path(args.adversary).suffix == ".pt" or Path(args.adversary).is_file():
+            if args.adversary_params:
+                fail("--adversary-params applies to a classic adversary, not a checkpoint")
+            adversary = load_policy(args.adversary)
+            games.append(("--adversary", adversary.game))
+        surrogate = load_surrogate(target) if kind == "surrogate" else None
+        if surrogate is not None:
+            games.append(("--against", surrogate.game))
+        if args.game is not None:
+            games.append(("--game", make_game(args.game, args.game_params)))
+        if not games:
+            fail("name the game with --game: neither side is a checkpoint")
+        game = games[0][1]
+        for flag, other in games[1:]:
+            if (other.spec.name, other.params) != (game.spec.name, game.params):
+                fail(f"{games[0][0]} is for {game.spec.name} {game.params.to_mapping()} but "
+                     f"{flag} is for {other.spec.name} {other.params.to_mapping()}")
+        if adversary is None:
+            adversary = make_policy(args.adversary, game, args.adversary_params)
+        participant = (SurrogateParticipant(game, surrogate.net) if surrogate is not None
+                       else make_learner(target, game, args.learner_params))
+    except (ParamsError, SurrogateCheckpointError, FileNotFoundError) as error:
+        fail(str(error))
+    summary = evaluate(game, adversary, participant, args.episodes, seed=args.seed)
+    return {**summary, "game": game.spec.name, "adversary": args.adversary,
+            "against": args.against, "seed": args.seed}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "simulate":
-        print(json.dumps(_simulate(args)), flush=True)
+    loop_commands = {"simulate": _simulate, "fit-surrogate": _fit_surrogate,
+                     "evaluate-surrogate": _evaluate_surrogate, "train-adversary": _train_adversary,
+                     "evaluate-adversary": _evaluate_adversary}
+    if args.command in loop_commands:
+        if hasattr(args, "threads"):
+            import torch
+
+            torch.set_num_threads(args.threads)
+        print(json.dumps(loop_commands[args.command](args)), flush=True)
         return 0
 
     import torch
