@@ -293,7 +293,7 @@ def _evaluate_surrogate(args: argparse.Namespace) -> dict:
 def _train_adversary(args: argparse.Namespace) -> dict:
     from .adversary_training import AdversarySettings, run_training
     from .surrogate.checkpoint import SurrogateCheckpointError, load_surrogate
-    from .surrogate.fit import resolve_device
+    from .devices import resolve_device
 
     fail = args.subparser.error
     try:
@@ -387,10 +387,11 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from . import ipd_training
+    from .devices import resolve_device
 
     torch.set_num_threads(args.threads)
     try:
-        ipd_training.resolve_device(args.device)
+        resolve_device(args.device)
     except ValueError as error:
         parser.error(str(error))
 

@@ -89,19 +89,11 @@ class AdversarySettings(AdAlignSettings):
         if self.objective not in tuple(Objective):
             raise ValueError(f"unknown objective {self.objective!r}; expected one of "
                              f"{', '.join(Objective)}")
+        # A plain string: checkpoints store the settings and load with weights_only=True.
+        self.objective = str(Objective(self.objective).value)
         for name in ("iterations", "batch_size", "hidden_size", "eval_episodes"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda was asked for but CUDA is not available")
-    if name not in ("cpu", "cuda"):
-        raise ValueError(f"device must be auto, cpu or cuda, got {name!r}")
-    return torch.device(name)
 
 
 def fairness_rewards(participant_rewards: Tensor, adversary_rewards: Tensor) -> Tensor:

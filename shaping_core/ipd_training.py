@@ -33,6 +33,7 @@ from .algorithms.actor_critic import ActorCriticSettings, Learner, actor_critic_
 from .algorithms.adalign import AdAlignLearner, AdAlignSettings, adalign_update
 from .algorithms.lola_exact import ExactLOLASettings, train_exact_lola
 from .algorithms.rollout import play
+from .devices import resolve_device
 from .games import make_game
 from .games.base import Game
 from .policies.base import Policy
@@ -88,16 +89,6 @@ ADALIGN_DEFAULTS = dict(beta=3.0, normalize_past=True, alignment_lambda=0.0, pro
 NAIVE_DEFAULTS = dict(policy_lr=0.1, **CRITIC_DEFAULTS)
 LOLA_DEFAULTS = dict(lr=1.0, lookahead_lr=1.0, iterations=300)
 DEFAULT_ITERATIONS = {"adalign": 60, "naive": 60, "lola-exact": 300}
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda was asked for but CUDA is not available")
-    if name not in ("cpu", "cuda"):
-        raise ValueError(f"device must be auto, cpu or cuda, got {name!r}")
-    return torch.device(name)
 
 
 def ipd_game(rounds: int = 50) -> Game:

@@ -42,6 +42,7 @@ import torch
 from torch import Tensor, nn
 
 from ..data.sequences import TrialSequences
+from ..devices import resolve_device
 from ..participants import ParticipantView
 from .model import SurrogateNet
 
@@ -112,16 +113,6 @@ class FitResult:
         return {"hidden_size": self.hidden_size, "epochs": self.epochs,
                 "criterion": "mean held-out NLL per choice across folds",
                 "folds": self.settings.folds, "table": self.cv_table}
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name not in ("cpu", "cuda"):
-        raise ValueError(f"device must be auto, cpu or cuda, got {name!r}")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device cuda was asked for but CUDA is not available")
-    return torch.device(name)
 
 
 # --- the loss ------------------------------------------------------------------------------------
