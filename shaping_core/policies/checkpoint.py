@@ -62,12 +62,24 @@ def save_policy(path: str | Path, policy: Policy, **info: Any) -> Path:
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
-    spec = torch.load(Path(path), map_location="cpu", weights_only=True)
+    try:
+        spec = torch.load(Path(path), map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as error:  # torch raises several types for files it cannot read
+        raise PolicyParamsError(f"{path} is not a policy checkpoint: torch.load(weights_only=True) "
+                                f"cannot read it ({first_line(error)})") from None
     if not isinstance(spec, dict) or spec.get("format") != FORMAT:
         raise PolicyParamsError(f"{path} is not a policy checkpoint (format {FORMAT})")
     if spec.get("kind") not in CHECKPOINT_KINDS:
         raise PolicyParamsError(f"{path}: unknown policy kind {spec.get('kind')!r}")
     return spec
+
+
+def first_line(error: BaseException) -> str:
+    """`Type: first line of the message`: torch's load errors run to many lines."""
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
 
 
 def load_policy(path: str | Path, device: torch.device | str = "cpu") -> Policy:

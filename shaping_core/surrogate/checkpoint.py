@@ -22,6 +22,7 @@ from typing import Any
 import torch
 
 from ..games import Game, make_game
+from ..policies.checkpoint import first_line
 from .model import SurrogateNet
 
 FORMAT = 1
@@ -59,7 +60,8 @@ def load_surrogate(path: str | Path, device: torch.device | str = "cpu") -> Load
     try:
         spec = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises several types for files it cannot read
-        raise SurrogateCheckpointError(f"{path} is not a surrogate checkpoint: {error}") from None
+        raise SurrogateCheckpointError(f"{path} is not a surrogate checkpoint: torch.load(weights_only=True) "
+                                       f"cannot read it ({first_line(error)})") from None
     if not isinstance(spec, dict) or spec.get("kind") != KIND or spec.get("format") != FORMAT:
         raise SurrogateCheckpointError(f"{path} is not a surrogate checkpoint (format {FORMAT}); "
                                        "fit one with `python -m shaping_core fit-surrogate`")
