@@ -78,7 +78,11 @@ def play_episodes(game: Game, participant: ParticipantModel, adversary: Policy, 
         probs, p_state = participant.act(participant_view(game, state, adversary_action), p_state)
         return torch.multinomial(probs, 1, generator=generator).squeeze(1)
 
-    while not bool(state.done.all()):
+    # Every step advances each running episode by one trial, so all are done after exactly the
+    # longest episode's trials. Reading that number once, instead of testing `state.done.all()`
+    # every trial, saves a reduction per trial on the CPU and a host-device sync per trial on CUDA.
+    n_trials = int((state.length - state.trial).max()) if batch_size else 0
+    for _ in range(n_trials):
         if order is TurnOrder.PARTICIPANT_FIRST:
             p_action = participant_turn(None)
             a_action = adversary_turn(p_action)

@@ -30,7 +30,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -237,14 +237,28 @@ class Game(ABC, Generic[ParamsT, StateT]):
     # --- helpers for subclasses ---------------------------------------------------------------
 
     def _check_actions(self, participant_action: Tensor, adversary_action: Tensor, batch: int):
-        for who, action, n in (
-            ("participant", participant_action, len(self.spec.participant_actions)),
-            ("adversary", adversary_action, len(self.spec.adversary_actions)),
-        ):
+        checks = (("participant", participant_action, len(self.spec.participant_actions)),
+                  ("adversary", adversary_action, len(self.spec.adversary_actions)))
+        for who, action, n in checks:
             if action.shape != (batch,):
                 raise ValueError(f"{who} actions must have shape ({batch},), got {tuple(action.shape)}")
-            if action.numel() and (int(action.min()) < 0 or int(action.max()) >= n):
-                raise ValueError(f"{who} actions must lie in 0..{n - 1}")
+        # Both ranges in one test: reading a result on the host is a device sync on CUDA, paid on
+        # every trial, so once instead of four times (min and max of each side).
+        out_of_range = [(action < 0) | (action >= n) for _, action, n in checks]
+        if batch and bool(torch.cat(out_of_range).any()):
+            for (who, _, n), bad in zip(checks, out_of_range):
+                if bool(bad.any()):
+                    raise ValueError(f"{who} actions must lie in 0..{n - 1}")
+
+    def _constant(self, name: str, make: Callable[[], Tensor], device) -> Tensor:
+        """The tensor `make()` (built from this game's parameters) on `device`, built once:
+        building it each trial is a host-to-device copy each trial, which on CUDA waits for the
+        device. Callers must not modify it."""
+        cache = self.__dict__.setdefault("_constants", {})
+        key = (name, torch.device(device))
+        if key not in cache:
+            cache[key] = make().to(device)
+        return cache[key]
 
     def _common_init(self, batch_size, length, device) -> dict[str, Tensor]:
         long = dict(dtype=torch.long, device=device)

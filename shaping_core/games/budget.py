@@ -50,10 +50,17 @@ def action_mask(budget_left: Tensor, trials_left: Tensor) -> Tensor:
     """[B, 2**K] bool: the bit-mask actions that respect the rule for every budget."""
     n_budgets = budget_left.shape[1]
     may_withhold, may_place = allowed(budget_left, trials_left)
-    actions = torch.arange(2**n_budgets, device=budget_left.device)
-    bits = action_to_bits(actions, n_budgets)  # [A, K]
-    ok = torch.where(bits.unsqueeze(0), may_place.unsqueeze(1), may_withhold.unsqueeze(1))
-    return ok.all(dim=2)
+    # One column per action, ANDed over the budgets with plain Python bit tests: K is 1 or 2, and
+    # this is a third of the cost of broadcasting to [B, A, K] and reducing, on every trial of a
+    # rollout (experiments/bench_rollout.py).
+    columns = []
+    for action in range(2**n_budgets):
+        ok = None
+        for k in range(n_budgets):
+            rule = (may_place if action >> k & 1 else may_withhold)[:, k]
+            ok = rule if ok is None else ok & rule
+        columns.append(ok)
+    return torch.stack(columns, dim=1)
 
 
 @dataclass(frozen=True)
@@ -95,7 +102,8 @@ class BudgetedGame(Game[ParamsT, BudgetState]):
     def observe(self, state: BudgetState, participant_action: Tensor | None = None):
         trials_left = self.trials_left(state)
         info = {"budget_left": state.budget_left, "trials_left": trials_left}
-        sizes = torch.tensor(self.budgets, device=state.device).clamp_min(1)
+        sizes = self._constant("budget_sizes", lambda: torch.tensor(self.budgets).clamp_min(1),
+                               state.device)
         extra = [state.budget_left.float() / sizes, (trials_left.float() / self.params.trials).unsqueeze(1)]
         return self._observation(state, participant_action, info, extra, self.reward_scale)
 

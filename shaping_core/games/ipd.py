@@ -111,7 +111,8 @@ class IteratedPrisonersDilemma(Game[IPDParams, State]):
 
     def step(self, state: State, participant_action: Tensor, adversary_action: Tensor):
         self._check_actions(participant_action, adversary_action, state.batch_size)
-        payoffs = self.payoff_matrix(state.device)[participant_action, adversary_action]
+        matrix = self._constant("payoffs", self.payoff_matrix, state.device)
+        payoffs = matrix[participant_action, adversary_action]
         return self._advance(state, participant_action, adversary_action, payoffs[:, 0], payoffs[:, 1])
 
     def participant_feedback(self, participant_action, adversary_action, participant_reward,

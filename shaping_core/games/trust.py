@@ -88,7 +88,8 @@ class TrustGame(Game[TrustParams, State]):
 
     def payoffs(self, investment: Tensor, adversary_action: Tensor) -> tuple[Tensor, Tensor]:
         """(investor, trustee) points for a round."""
-        fractions = torch.tensor(self.params.return_fractions, device=investment.device)
+        fractions = self._constant("return_fractions", lambda: torch.tensor(self.params.return_fractions),
+                                   investment.device)
         multiplied = investment.float() * self.params.multiplier
         returned = fractions[adversary_action] * multiplied
         return self.params.endowment - investment.float() + returned, multiplied - returned

@@ -15,6 +15,7 @@ from torch import Tensor, nn
 
 from ..games.base import Observation, TurnOrder
 from ..params import Params
+from ..surrogate.model import gru_step
 from .base import Policy, PolicyParamsError
 
 
@@ -45,6 +46,12 @@ class GRUNet(nn.Module):
     def forward(self, features: Tensor, hidden: Tensor | None = None) -> tuple[Tensor, Tensor]:
         out, hidden = self.gru(self.encoder(features), hidden)
         return self.head(out), hidden
+
+    def step(self, features: Tensor, hidden: Tensor) -> tuple[Tensor, Tensor]:
+        """One trial for a batch: features [B, F], hidden [1, B, H] -> outputs [B, n_outputs] and
+        the new hidden state; `forward` on a length-one sequence, one GRU cell step (gru_step)."""
+        hidden = gru_step(self.gru, self.encoder(features), hidden)
+        return self.head(hidden[0]), hidden
 
 
 @dataclass(frozen=True)

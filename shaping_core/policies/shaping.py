@@ -91,8 +91,8 @@ class ShapingAdversary(Policy):
         surrogate_hidden = self.surrogate.step(view_from_observation(self.game, observation),
                                                surrogate_hidden)
         features = torch.cat([observation.features, self.surrogate.summary(surrogate_hidden)], dim=1)
-        logits, hidden = self.net(features.unsqueeze(1), hidden)
-        logits = logits.squeeze(1).masked_fill(~observation.action_mask, float("-inf"))
+        logits, hidden = self.net.step(features, hidden)
+        logits = logits.masked_fill(~observation.action_mask, float("-inf"))
         return torch.softmax(logits, dim=1), (surrogate_hidden, hidden), features
 
     def act(self, observation: Observation, state):

@@ -32,6 +32,18 @@ def _one_hot_or_none(action: Tensor, n: int) -> Tensor:
     return nn.functional.one_hot(torch.where(action < 0, n, action), n + 1).float()
 
 
+def gru_step(gru: nn.GRU, x: Tensor, hidden: Tensor) -> Tensor:
+    """One time step of a one-layer `gru` for a batch: x [B, I], hidden [1, B, H] -> [1, B, H].
+
+    The GRU cell on its own: on the CPU the same kernel, bit for bit, that `gru` runs for a
+    sequence of length one, without nn.GRU's sequence handling around it (stacking outputs and
+    hidden states, transposes), which costs about a tenth of a rollout step at batch 4096. Rollouts
+    take one step per trial, so that overhead is paid every trial (experiments/bench_rollout.py).
+    """
+    return torch.gru_cell(x, hidden[0], gru.weight_ih_l0, gru.weight_hh_l0,
+                          gru.bias_ih_l0, gru.bias_hh_l0).unsqueeze(0)
+
+
 class SurrogateNet(nn.Module):
     def __init__(self, game: Game, hidden_size: int = 16):
         super().__init__()
@@ -75,8 +87,7 @@ class SurrogateNet(nn.Module):
 
     def step(self, view: ParticipantView, hidden: Tensor) -> Tensor:
         """One trial for a batch (view fields [B]): the new hidden state [1, B, H]."""
-        _, hidden = self.gru(self.inputs(view).unsqueeze(1), hidden)
-        return hidden
+        return gru_step(self.gru, self.inputs(view), hidden)
 
     def initial_hidden(self, batch_size: int, device: torch.device | str = "cpu") -> Tensor:
         return torch.zeros(1, batch_size, self.hidden_size, device=device)
