@@ -19,7 +19,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+
+# Idle OpenMP workers sleep instead of spinning: on a shared machine spinning workers took the cores
+# from the thread doing the work and made 2-thread runs 5-10x slower (experiments/bench_rollout.py).
+# It must be set before torch is imported; a value set by the user wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def _whole_number(minimum: int):

@@ -86,7 +86,11 @@ def load_policy(path: str | Path, device: torch.device | str = "cpu") -> Policy:
     """The policy stored at `path`, on `device`, behind the common interface."""
     spec = read_checkpoint(path)
     game = make_game(spec["game"], spec["game_params"])
-    policy = CHECKPOINT_KINDS[spec["kind"]].from_checkpoint(game, spec)
-    policy.net.load_state_dict(spec["state_dict"])
+    try:
+        policy = CHECKPOINT_KINDS[spec["kind"]].from_checkpoint(game, spec)
+        policy.net.load_state_dict(spec["state_dict"])
+    except (KeyError, TypeError, RuntimeError) as error:  # missing fields, mismatched tensors
+        raise PolicyParamsError(f"{path}: the checkpoint's network does not load "
+                                f"({first_line(error)})") from None
     policy.net.to(device)
     return policy

@@ -17,6 +17,7 @@ trials through `act` rebuilds both exactly, as for every policy. The surrogate i
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import torch
@@ -58,7 +59,9 @@ class ShapingAdversary(Policy):
         super().__init__(game, params)
         if surrogate.n_actions != len(game.spec.participant_actions):
             raise PolicyParamsError("the surrogate was fitted for a different game")
-        self.surrogate = surrogate.eval().requires_grad_(False)
+        # A frozen copy: the caller's surrogate (e.g. the one the training participants run)
+        # keeps its own mode and gradients.
+        self.surrogate = copy.deepcopy(surrogate).eval().requires_grad_(False)
         if net is None:
             net = GRUNet(self.n_features, self.n_actions, self.params.hidden_size)
         self.net = net
