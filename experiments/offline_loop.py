@@ -206,7 +206,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                          **evaluated(load_policy(path))})
         results[objective] = runs
 
-    summary = {"game": game.spec.name, "surrogate": {
+    summary = {"game": game.spec.name, "surrogate_fit": {
         "path": str(surrogate_path), **fit_summary,
         **{key: fit_metrics[key] for key in ("nll_per_choice", "nll_per_choice_std",
                                              "baseline_nll_per_choice", "accuracy")}}}
