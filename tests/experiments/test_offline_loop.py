@@ -1,0 +1,55 @@
+"""experiments/offline_loop.py with tiny settings: simulated data, surrogate, adversaries for two
+objectives and two seeds, evaluation against the surrogate and the true learner."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+SCRIPT = Path(__file__).resolve().parents[2] / "experiments" / "offline_loop.py"
+TINY = ["--participants", "12", "--hidden-sizes", "4", "--folds", "2", "--max-epochs", "2",
+        "--patience", "1", "--iterations", "1", "--batch-size", "8", "--hidden-size", "8",
+        "--eval-episodes", "16", "--threads", "1"]
+
+
+@pytest.fixture(scope="module")
+def offline_loop():
+    spec = importlib.util.spec_from_file_location("offline_loop", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    threads = torch.get_num_threads()
+    yield module
+    torch.set_num_threads(threads)  # the script sets --threads for the whole process
+
+
+def test_runs_the_loop_and_reports_every_seed(offline_loop, tmp_path, capsys):
+    out = tmp_path / "trust"
+    assert offline_loop.main(["--game", "trust", "--learner", "investor", "--objectives", "max",
+                              "fair", "--seeds", "2", "--out", str(out), *TINY]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["surrogate_fit"]["hidden_size"] == 4
+    for opponent in ("surrogate", "learner:investor"):
+        for objective in ("max", "fair"):
+            gap = summary[opponent][objective]["earnings_gap"]
+            assert len(gap["seeds"]) == 2 and gap["mean"] == pytest.approx(sum(gap["seeds"]) / 2)
+        assert "earnings_gap" in summary[opponent]["baseline"]
+    for name in ("config.json", "metrics.json", "results.png", "data.parquet", "surrogate.pt",
+                 "adversaries/max-seed1.pt", "adversaries/fair-seed0/learning_curve.png"):
+        assert (out / name).is_file(), name
+    config = json.loads((out / "config.json").read_text())
+    assert config["seeds"] == [0, 1] and config["learner"] == "investor"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--game", "bandit"], "give either --data"),
+    (["--game", "bandit", "--learner", "q_learning", "--data", "x.csv"], "give either --data"),
+    (["--game", "bandit", "--learner", "q_learning", "--objectives", "fair"], "has no fair objective"),
+    (["--game", "trust", "--learner", "q_learning"], "cannot play"),
+])
+def test_bad_arguments_exit_2_with_a_message(offline_loop, tmp_path, capsys, args, message):
+    with pytest.raises(SystemExit) as exit_info:
+        offline_loop.main([*args, "--out", str(tmp_path)])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
