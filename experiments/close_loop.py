@@ -61,6 +61,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from shaping_core.arguments import json_object, nonnegative, positive, positive_list  # noqa: E402
+
 BLOCK = 10  # trials per block in the figure
 BOOTSTRAP = 10_000  # resamples for intervals and permutations for p-values
 SERVER_START_TIMEOUT_S = 90.0
@@ -76,46 +78,6 @@ class StepFailed(RuntimeError):
 
 # --- arguments ------------------------------------------------------------------------------------
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _nonnegative(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
-    return value
-
-
-def _json_object(text: str) -> dict:
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise argparse.ArgumentTypeError(f"invalid JSON ({error.msg}): {text!r}") from None
-    if not isinstance(value, dict):
-        raise argparse.ArgumentTypeError(f"expected a JSON object, got {text!r}")
-    return value
-
-
-def _sizes(text: str) -> list[int]:
-    try:
-        values = [int(part) for part in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected whole numbers separated by commas, got {text!r}") from None
-    if not values or min(values) < 1 or len(set(values)) != len(values):
-        raise argparse.ArgumentTypeError(f"expected distinct positive whole numbers, got {text!r}")
-    return values
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="experiments/close_loop.py",
@@ -125,38 +87,38 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--overwrite", action="store_true",
                         help="remove a previous run's files from --out first")
     parser.add_argument("--game", default="bandit", help="a game with a MAX objective (default bandit)")
-    parser.add_argument("--game-params", type=_json_object, default={}, metavar="JSON",
+    parser.add_argument("--game-params", type=json_object, default={}, metavar="JSON",
                         help="the studies' game parameters (default: the game's defaults)")
     parser.add_argument("--learner", default="q_learning",
                         help="the bots' brain, a synthetic learner of shaping_core/learners "
                              "(default q_learning)")
-    parser.add_argument("--learner-params", type=_json_object, default={}, metavar="JSON",
+    parser.add_argument("--learner-params", type=json_object, default={}, metavar="JSON",
                         help='e.g. \'{"alpha": [0.2, 0.5]}\' (a number or a [low, high] range each)')
-    parser.add_argument("--participants", type=_positive, default=40,
+    parser.add_argument("--participants", type=positive, default=40,
                         help="bots per condition (study 1: N; study 2: N per condition; default 40)")
     parser.add_argument("--no-control", dest="control", action="store_false",
                         help="study 2 without the concurrent random-adversary control condition")
-    parser.add_argument("--concurrency", type=_positive, default=6, help="bots playing at once (default 6)")
-    parser.add_argument("--seed", type=_nonnegative, default=0, help="seeds every step (default 0)")
+    parser.add_argument("--concurrency", type=positive, default=6, help="bots playing at once (default 6)")
+    parser.add_argument("--seed", type=nonnegative, default=0, help="seeds every step (default 0)")
     surrogate = parser.add_argument_group("surrogate fit (python -m shaping_core fit-surrogate)")
-    surrogate.add_argument("--hidden-sizes", type=_sizes, default=[8, 16], metavar="H,H,...",
+    surrogate.add_argument("--hidden-sizes", type=positive_list, default=[8, 16], metavar="H,H,...",
                            help="GRU sizes compared by cross-validation (default 8,16)")
-    surrogate.add_argument("--folds", type=_positive, default=3, help="k of k-fold CV (default 3)")
-    surrogate.add_argument("--max-epochs", type=_positive, default=100, help="default 100")
-    surrogate.add_argument("--patience", type=_positive, default=15, help="default 15")
+    surrogate.add_argument("--folds", type=positive, default=3, help="k of k-fold CV (default 3)")
+    surrogate.add_argument("--max-epochs", type=positive, default=100, help="default 100")
+    surrogate.add_argument("--patience", type=positive, default=15, help="default 15")
     adversary = parser.add_argument_group("adversary training (python -m shaping_core train-adversary)")
-    adversary.add_argument("--iterations", type=_positive, default=150, help="PPO batches (default 150)")
-    adversary.add_argument("--batch-size", type=_positive, default=256,
+    adversary.add_argument("--iterations", type=positive, default=150, help="PPO batches (default 150)")
+    adversary.add_argument("--batch-size", type=positive, default=256,
                            help="surrogate episodes per batch (default 256)")
-    adversary.add_argument("--adversary-hidden-size", type=_positive, default=None,
+    adversary.add_argument("--adversary-hidden-size", type=positive, default=None,
                            help="of the adversary's GRU (default: train-adversary's)")
-    adversary.add_argument("--eval-episodes", type=_positive, default=2048,
+    adversary.add_argument("--eval-episodes", type=positive, default=2048,
                            help="episodes of every evaluate-adversary run (default 2048)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="cpu",
                         help="where the surrogate and the adversary train (default cpu)")
-    parser.add_argument("--threads", type=_positive, default=1,
+    parser.add_argument("--threads", type=positive, default=1,
                         help="torch threads of each child process (default 1)")
-    parser.add_argument("--port", type=_nonnegative, default=0,
+    parser.add_argument("--port", type=nonnegative, default=0,
                         help="the server's port on 127.0.0.1 (default 0: a free one)")
     return parser
 

@@ -27,34 +27,7 @@ import sys
 # It must be set before torch is imported; a value set by the user wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-
-def _whole_number(minimum: int):
-    """An argparse type: a whole number of at least `minimum`, with a readable error."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
-        return value
-
-    return parse
-
-
-_positive, _nonnegative = _whole_number(1), _whole_number(0)
-
-
-def _json_object(text: str) -> dict:
-    """An argparse type: a JSON object (parameters), with a readable error."""
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise argparse.ArgumentTypeError(f"invalid JSON ({error.msg}): {text!r}") from None
-    if not isinstance(value, dict):
-        raise argparse.ArgumentTypeError(f"expected a JSON object, got {text!r}")
-    return value
+from .arguments import json_object, nonnegative, positive, positive_list, whole_number  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,29 +39,29 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--out", required=True, help="output folder (created if missing)")
     common.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                         help="where to train (default: CUDA when available)")
-    common.add_argument("--threads", type=_positive, default=1,
+    common.add_argument("--threads", type=positive, default=1,
                         help="CPU threads for torch (default 1)")
-    common.add_argument("--rounds", type=_positive, default=50, help="rounds per training episode")
+    common.add_argument("--rounds", type=positive, default=50, help="rounds per training episode")
 
     selfplay = commands.add_parser("ipd-selfplay", parents=[common],
                                    help="train two learners against each other on the IPD")
     selfplay.add_argument("--algo", required=True, choices=("adalign", "naive", "lola-exact"))
-    selfplay.add_argument("--seeds", type=_positive, default=10, help="number of seeds (default 10)")
-    selfplay.add_argument("--first-seed", type=_nonnegative, default=0,
+    selfplay.add_argument("--seeds", type=positive, default=10, help="number of seeds (default 10)")
+    selfplay.add_argument("--first-seed", type=nonnegative, default=0,
                           help="seeds are first-seed, first-seed + 1, ... (default 0)")
-    selfplay.add_argument("--iterations", "--steps", dest="iterations", type=_positive, default=None,
+    selfplay.add_argument("--iterations", "--steps", dest="iterations", type=positive, default=None,
                           help="training batches (exact steps for lola-exact)")
-    selfplay.add_argument("--batch-size", type=_positive, default=None, help="episodes per batch")
+    selfplay.add_argument("--batch-size", type=positive, default=None, help="episodes per batch")
     selfplay.add_argument("--policy", choices=("tabular", "gru"), default="tabular",
                           help="one-step-memory table (default) or a GRU over the history")
     selfplay.add_argument("--beta", type=float, default=None, help="AdAlign's beta")
 
     league = commands.add_parser("ipd-league", parents=[common],
                                  help="trained algorithms and classic strategies play each other")
-    league.add_argument("--seed", type=_nonnegative, default=0, help="training and play seed")
-    league.add_argument("--iterations", "--steps", dest="iterations", type=_positive, default=None,
+    league.add_argument("--seed", type=nonnegative, default=0, help="training and play seed")
+    league.add_argument("--iterations", "--steps", dest="iterations", type=positive, default=None,
                         help="training batches per algorithm (default: each algorithm's own)")
-    league.add_argument("--episodes", type=_positive, default=1024, help="episodes per pairing")
+    league.add_argument("--episodes", type=positive, default=1024, help="episodes per pairing")
     for algo in ("adalign", "naive", "lola-exact"):
         league.add_argument(f"--{algo}-checkpoint", default=None,
                             help=f"use this checkpoint for {algo} instead of training one")
@@ -96,14 +69,14 @@ def build_parser() -> argparse.ArgumentParser:
     simulate = commands.add_parser(
         "simulate", help="a synthetic learner plays an adversary; writes the trials as an export table")
     simulate.add_argument("--game", required=True, help="ipd, bandit, gonogo or trust")
-    simulate.add_argument("--game-params", type=_json_object, default={}, metavar="JSON")
+    simulate.add_argument("--game-params", type=json_object, default={}, metavar="JSON")
     simulate.add_argument("--learner", required=True, help="a synthetic learner (shaping_core/learners)")
-    simulate.add_argument("--learner-params", type=_json_object, default={}, metavar="JSON",
+    simulate.add_argument("--learner-params", type=json_object, default={}, metavar="JSON",
                           help="a number or a [low, high] range (drawn per participant) each")
     simulate.add_argument("--adversary", required=True, help="a registered adversary policy")
-    simulate.add_argument("--adversary-params", type=_json_object, default={}, metavar="JSON")
-    simulate.add_argument("--participants", type=_positive, required=True)
-    simulate.add_argument("--seed", type=_nonnegative, required=True)
+    simulate.add_argument("--adversary-params", type=json_object, default={}, metavar="JSON")
+    simulate.add_argument("--participants", type=positive, required=True)
+    simulate.add_argument("--seed", type=nonnegative, required=True)
     simulate.add_argument("--study", default="synthetic", help="the study column (default synthetic)")
     simulate.add_argument("--condition", default="synthetic",
                           help="the condition column (default synthetic)")
@@ -113,19 +86,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     fit = commands.add_parser("fit-surrogate", help="fit the human surrogate (GRU) with k-fold CV")
     fit.add_argument("--game", required=True, help="ipd, bandit, gonogo or trust")
-    fit.add_argument("--game-params", type=_json_object, default={}, metavar="JSON")
+    fit.add_argument("--game-params", type=json_object, default={}, metavar="JSON")
     _data_arguments(fit)
     fit.add_argument("--out", required=True, metavar="S.pt",
                      help="the checkpoint; config.json, metrics.json and cv.png go to S/ beside it")
-    fit.add_argument("--hidden-sizes", type=_positive_list, default=(4, 8, 16, 32), metavar="H,H,...",
+    fit.add_argument("--hidden-sizes", type=positive_list, default=(4, 8, 16, 32), metavar="H,H,...",
                      help="GRU sizes compared by cross-validation (default 4,8,16,32)")
-    fit.add_argument("--folds", type=_whole_number(2), default=5, help="k of k-fold CV (default 5)")
-    fit.add_argument("--max-epochs", type=_positive, default=150, help="default 150")
-    fit.add_argument("--patience", type=_positive, default=25,
+    fit.add_argument("--folds", type=whole_number(2), default=5, help="k of k-fold CV (default 5)")
+    fit.add_argument("--max-epochs", type=positive, default=150, help="default 150")
+    fit.add_argument("--patience", type=positive, default=25,
                      help="stop a size after this many epochs without improvement (default 25)")
-    fit.add_argument("--seed", type=_nonnegative, default=0)
+    fit.add_argument("--seed", type=nonnegative, default=0)
     fit.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    fit.add_argument("--threads", type=_positive, default=2, help="CPU threads for torch (default 2)")
+    fit.add_argument("--threads", type=positive, default=2, help="CPU threads for torch (default 2)")
     fit.set_defaults(subparser=fit)
 
     evaluate = commands.add_parser("evaluate-surrogate", help="a fitted surrogate's NLL on trials")
@@ -140,42 +113,31 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", required=True, metavar="A.pt",
                        help="the checkpoint; config.json, metrics.json and learning_curve.png go "
                             "to A/ beside it")
-    train.add_argument("--iterations", type=_positive, default=None, help="PPO batches")
-    train.add_argument("--batch-size", type=_positive, default=None, help="surrogate episodes per batch")
-    train.add_argument("--hidden-size", type=_positive, default=None, help="of the adversary's GRU")
-    train.add_argument("--eval-episodes", type=_positive, default=None)
+    train.add_argument("--iterations", type=positive, default=None, help="PPO batches")
+    train.add_argument("--batch-size", type=positive, default=None, help="surrogate episodes per batch")
+    train.add_argument("--hidden-size", type=positive, default=None, help="of the adversary's GRU")
+    train.add_argument("--eval-episodes", type=positive, default=None)
     train.add_argument("--beta", type=float, default=None, help="AdAlign's beta (adalign only)")
-    train.add_argument("--seed", type=_nonnegative, default=0)
+    train.add_argument("--seed", type=nonnegative, default=0)
     train.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    train.add_argument("--threads", type=_positive, default=2, help="CPU threads for torch (default 2)")
+    train.add_argument("--threads", type=positive, default=2, help="CPU threads for torch (default 2)")
     train.set_defaults(subparser=train)
 
     versus = commands.add_parser("evaluate-adversary",
                                  help="play an adversary against a surrogate or a synthetic learner")
     versus.add_argument("--adversary", required=True, metavar="A.pt|NAME",
                         help="a policy checkpoint, or a classic adversary's name (e.g. random_schedule)")
-    versus.add_argument("--adversary-params", type=_json_object, default={}, metavar="JSON",
+    versus.add_argument("--adversary-params", type=json_object, default={}, metavar="JSON",
                         help="a classic adversary's parameters")
     versus.add_argument("--against", required=True, metavar="surrogate:S.pt|learner:NAME")
-    versus.add_argument("--learner-params", type=_json_object, default={}, metavar="JSON")
+    versus.add_argument("--learner-params", type=json_object, default={}, metavar="JSON")
     versus.add_argument("--game", default=None,
                         help="needed only when neither side is a checkpoint")
-    versus.add_argument("--game-params", type=_json_object, default={}, metavar="JSON")
-    versus.add_argument("--episodes", type=_positive, default=4096, help="default 4096")
-    versus.add_argument("--seed", type=_nonnegative, default=0)
+    versus.add_argument("--game-params", type=json_object, default={}, metavar="JSON")
+    versus.add_argument("--episodes", type=positive, default=4096, help="default 4096")
+    versus.add_argument("--seed", type=nonnegative, default=0)
     versus.set_defaults(subparser=versus)
     return parser
-
-
-def _positive_list(text: str) -> tuple[int, ...]:
-    """An argparse type: comma-separated positive whole numbers."""
-    try:
-        values = tuple(int(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected whole numbers separated by commas, got {text!r}") from None
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"expected positive whole numbers, got {text!r}")
-    return values
 
 
 def _data_arguments(parser: argparse.ArgumentParser) -> None:

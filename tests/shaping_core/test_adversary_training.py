@@ -20,24 +20,13 @@ from shaping_core.policies.shaping import ShapingAdversary
 from shaping_core.simulation import play_episodes
 from shaping_core.surrogate.model import SurrogateNet, SurrogateParticipant
 
-GAME_PARAMS = {
-    "ipd": {"rounds": 5},
-    "bandit": {"trials": 12, "rewards_per_option": 3},
-    "gonogo": {"trials": 12, "nogo_trials": 3},
-    "trust": {"rounds": 4},
-}
+from helpers import SMALL_PARAMS
+
+GAME_PARAMS = SMALL_PARAMS
 GAMES = list(GAME_PARAMS)
 COMBINATIONS = [(name, str(objective)) for name in GAMES
                 for objective in make_game(name).spec.objectives]
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny networks and batches: torch's thread pool only adds overhead on a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def random_surrogate(game, hidden_size=4, seed=0) -> SurrogateNet:

@@ -19,14 +19,6 @@ from shaping_core.simulation import play_episodes
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "data.md"
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Batches here are tiny: torch's thread pool only adds overhead on a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def documented_columns() -> list[str]:
     """The column names of the export table in docs/data.md, in order."""

@@ -26,14 +26,6 @@ ADVERSARY = {"ipd": "random", "bandit": "random_schedule", "gonogo": "random_sch
              "trust": "random_repayment"}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Batches here are tiny: torch's thread pool only adds overhead on a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def generator(seed=0):
     return torch.Generator().manual_seed(seed)

@@ -26,14 +26,6 @@ TINY_TRAIN = ["--iterations", "2", "--batch-size", "32", "--hidden-size", "8", "
               "32", "--threads", "1", "--device", "cpu"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """The commands set torch's thread count; give the next test back what it had."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def run(argv: list[str]) -> tuple[dict, str]:
     """main(argv) in-process: its last printed line as JSON, and everything it printed."""
@@ -178,10 +170,10 @@ BAD_ARGUMENTS = [
      "unknown game 'chess'"),
     ("fit-surrogate", lambda f: ["--game", "bandit", "--data", f / "data.csv", "--out", f / "x.pt",
                                  "--hidden-sizes", "2,2", "--threads", "1"],
-     "hidden_sizes has repeats"),
+     "expected distinct positive whole numbers, got '2,2'"),
     ("fit-surrogate", lambda f: ["--game", "bandit", "--data", f / "data.csv", "--out", f / "x.pt",
                                  "--hidden-sizes", "2,0"],
-     "expected positive whole numbers, got '2,0'"),
+     "expected distinct positive whole numbers, got '2,0'"),
     ("evaluate-surrogate", lambda f: ["--model", _garbage(f), "--data", f / "data.csv"],
      "garbage.pt is not a surrogate checkpoint"),
     ("evaluate-surrogate", lambda f: ["--model", _policy_file(f), "--data", f / "data.csv"],

@@ -43,14 +43,6 @@ def tiny_settings(**changes):
     return SurrogateSettings(**{**settings, **changes})
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny networks: torch's thread pool only adds overhead on a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def random_net(game, hidden_size=5, seed=0) -> SurrogateNet:
     torch.manual_seed(seed)
