@@ -106,6 +106,9 @@ class StudyAdmin(admin.ModelAdmin):
         wrap = self.admin_site.admin_view
         return [
             path("<int:study_id>/monitor/", wrap(admin_views.monitor), name="studies_study_monitor"),
+            path("<int:study_id>/monitor/data/", wrap(admin_views.monitor_data), name="studies_study_monitor_data"),
+            path("<int:study_id>/monitor/figure/<slug:figure>.png", wrap(admin_views.monitor_figure),
+                 name="studies_study_monitor_figure"),
             path("<int:study_id>/status/<str:action>/", wrap(admin_views.change_status),
                  name="studies_study_status"),
         ] + super().get_urls()
