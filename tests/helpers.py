@@ -1,7 +1,13 @@
-"""Helpers shared by the webapp tests: small studies of every game, participants at any step, and
-the live-play websocket through the real ASGI application."""
+"""Helpers shared by the webapp tests: small studies of every game, participants at any step, the
+live-play websocket through the real ASGI application, and a real daphne server (LiveServer)."""
 
 import itertools
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 from channels.testing import WebsocketCommunicator
 
@@ -81,3 +87,107 @@ async def connect(token: str, expect_state: bool = True):
 async def choose(communicator, trial: int, choice, rt_ms=None):
     await communicator.send_json_to({"type": "choice", "trial": trial, "choice": choice, "rt_ms": rt_ms})
     return await communicator.receive_json_from(timeout=5)
+
+
+# --- a real server ----------------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+_PROXY_VARS = ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class LiveServer:
+    """daphne on a free 127.0.0.1 port, in a subprocess, against its own throw-away SQLite database
+    in `directory` (whatever DATABASE_URL / REDIS_URL the test run uses: the server and its
+    `manage.py` commands never see them). Use as a context manager, or start() and stop():
+
+        with LiveServer(tmp_path) as server:      # migrated, serving
+            server.manage_ok("shell", "-c", SETUP)
+            httpx.get(server.base_url + "/s/slug/")
+
+    or `LiveServer(tmp_path).start(setup=SETUP)` (quicker: the setup runs while daphne starts).
+    """
+
+    def __init__(self, directory: Path):
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", *_PROXY_VARS)}
+        self.database_path = self.directory / "server.sqlite3"
+        self.env.update({"DATABASE_URL": f"sqlite:///{self.database_path}",
+                         "SHAPING_LAB_VAR_DIR": str(self.directory / "var"),
+                         "DJANGO_SETTINGS_MODULE": "webapp.settings", "DJANGO_LOG_LEVEL": "WARNING",
+                         "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost",
+                         "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"})
+        self.log_path = self.directory / "daphne.log"
+        self.setup_output = ""
+        self.port = None
+        self.process = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def manage(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True,
+                              text=True, timeout=timeout)
+
+    def manage_ok(self, *args: str, timeout: float = 60) -> str:
+        """Run a manage.py command that must succeed; its stdout."""
+        done = self.manage(*args, timeout=timeout)
+        assert done.returncode == 0, f"manage.py {args[0]}:\n" + done.stdout[-2000:] + done.stderr[-2000:]
+        return done.stdout
+
+    def log(self) -> str:
+        return self.log_path.read_text() if self.log_path.exists() else ""
+
+    def start(self, setup: str = "", timeout: float = 60) -> "LiveServer":
+        """Start daphne, and meanwhile migrate the database and run the `setup` script (Python for
+        `manage.py shell -c`, in the same process as the migration); its stdout is in
+        `setup_output`. Returns once the server answers."""
+        import httpx
+
+        self.port = free_port()
+        with open(self.log_path, "w") as log:
+            self.process = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
+                                             "webapp.asgi:application"], cwd=ROOT, env=self.env, stdout=log,
+                                            stderr=subprocess.STDOUT)
+        try:
+            self.setup_output = self.manage_ok(
+                "shell", "-c", "from django.core.management import call_command\n"
+                               "call_command('migrate', interactive=False, verbosity=0)\n" + setup, timeout=120)
+            deadline = time.monotonic() + timeout
+            while True:
+                if self.process.poll() is not None:
+                    raise AssertionError("daphne exited:\n" + self.log()[-2000:])
+                try:
+                    httpx.get(f"{self.base_url}/", timeout=2, trust_env=False)
+                    return self
+                except httpx.HTTPError:
+                    if time.monotonic() > deadline:
+                        raise AssertionError("daphne did not answer:\n" + self.log()[-2000:]) from None
+                    time.sleep(0.2)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()  # by its pid
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=15)
+        self.process = None
+
+    def __enter__(self) -> "LiveServer":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

@@ -3,20 +3,14 @@ the player's answers to protocol messages (resume included), the runner's summar
 end-to-end run of `manage.py run_bots` against a real daphne server."""
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 import torch
 from channels.db import database_sync_to_async
 from django.test import Client
 
-from helpers import SMALL_PARAMS, connect, make_player, make_study
+from helpers import SMALL_PARAMS, LiveServer, connect, make_player, make_study
 from shaping_core.games import Sight, TurnOrder, make_game
 from shaping_core.participants import ParticipantModel, participant_view
 from webapp.bots import BotsSummary, Move, Player, learner_factory
@@ -25,7 +19,6 @@ from webapp.bots.bot import BotResult
 from webapp.bots.pages import read_page
 from webapp.play.services import play_start, trial_submit
 
-ROOT = Path(__file__).resolve().parents[2]
 LEARNER = {"ipd": "q_learning", "bandit": "q_learning", "gonogo": "q_learning", "trust": "investor"}
 
 
@@ -402,54 +395,15 @@ print(json.dumps(out))
 """
 
 
-def _free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_run_bots_command_against_a_live_server(tmp_path):
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("REDIS_URL", "http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy",
-                        "ALL_PROXY")}
-    env.update({"DATABASE_URL": f"sqlite:///{tmp_path / 'bots.sqlite3'}", "SHAPING_LAB_VAR_DIR": str(tmp_path / "var"),
-                "DJANGO_SETTINGS_MODULE": "webapp.settings", "DJANGO_LOG_LEVEL": "WARNING",
-                "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost", "PYTHONUNBUFFERED": "1",
-                "OMP_NUM_THREADS": "1"})
-
-    def manage(*args, timeout=60):
-        result = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True,
-                                text=True, timeout=timeout)
-        return result
-
-    for args in (("migrate", "--noinput"), ("shell", "-c", SETUP_STUDIES)):
-        done = manage(*args)
-        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-
-    port = _free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    log = open(tmp_path / "daphne.log", "w")
-    server = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-                               "webapp.asgi:application"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    bots = 3
+    server = LiveServer(tmp_path).start(setup=SETUP_STUDIES)
     try:
-        import httpx
-
-        deadline = time.monotonic() + 20
-        while True:
-            assert server.poll() is None, (tmp_path / "daphne.log").read_text()[-2000:]
-            try:
-                httpx.get(f"{base_url}/", timeout=2, trust_env=False)
-                break
-            except httpx.HTTPError:
-                assert time.monotonic() < deadline, "daphne did not answer"
-                time.sleep(0.2)
-
-        bots = 3
         for slug, learner, conditions in (("bots-ipd", "q_learning", {"tft", "defect"}),
                                           ("bots-trust", "investor", {"random"})):
-            run = manage("run_bots", "--study", slug, "--count", str(bots), "--learner", learner,
-                         "--concurrency", "2", "--base-url", base_url, "--seed", "5")
+            run = server.manage("run_bots", "--study", slug, "--count", str(bots), "--learner", learner,
+                                "--concurrency", "2", "--base-url", server.base_url, "--seed", "5")
             assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
             lines = run.stdout.splitlines()
             headline = next(line for line in lines if line.startswith(f"bots for {slug}"))
@@ -457,15 +411,9 @@ def test_run_bots_command_against_a_live_server(tmp_path):
             rows = {line.split()[0]: line.split()[1:] for line in lines[lines.index(headline) + 2:]}
             assert set(rows) <= conditions and sum(int(r[0]) for r in rows.values()) == bots, run.stdout
     finally:
-        server.terminate()  # by its pid
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=15)
-        log.close()
+        server.stop()
 
-    counted = manage("shell", "-c", COUNT_TRIALS)
+    counted = server.manage("shell", "-c", COUNT_TRIALS)
     assert counted.returncode == 0, counted.stderr[-2000:]
     figures = json.loads(counted.stdout.strip().splitlines()[-1])
     for slug, rounds in (("bots-ipd", 4), ("bots-trust", 3)):

@@ -1,0 +1,189 @@
+"""A participant in headless Chromium, from the study link to the debrief, by clicking: consent, the
+comprehension check (one wrong try first), a whole IPD and a whole trust game with a reload in
+the middle (the page resumes at the same trial), the debrief; then the stored trials must be the
+clicks, in order. The same flow on a 390x844 phone screen must never scroll sideways.
+
+Fixtures (live server, browser, screenshots) are in conftest.py; skipped without /usr/bin/chromium.
+"""
+
+import re
+
+import pytest
+
+pytestmark = pytest.mark.slow  # a browser, a server and whole games: several seconds each
+
+TIMEOUT_MS = 10_000
+UNIT = {"ipd": "Round", "trust": "Round"}
+
+# The participant's choices, by game: IPD button names, trust amounts (an int typed in the box,
+# or "max": the slider's End key).
+IPD_CLICKS = ["C", "C", "D", "C", "D"]
+TRUST_CLICKS = [3, "max", 0, 12]
+
+
+def new_page(browser, phone: bool):
+    if phone:
+        context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2,
+                                      is_mobile=True, has_touch=True)
+    else:
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    page.errors = []
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
+    page.on("console", lambda message: page.errors.append(message.text) if message.type == "error" else None)
+    return page
+
+
+def press(page, locator, phone: bool):
+    """What a finger or a mouse does to a control."""
+    if phone:
+        locator.tap()
+    else:
+        locator.click()
+
+
+def no_sideways_scroll(page, stage: str):
+    widths = page.evaluate("""() => {
+        const wide = [...document.querySelectorAll("body *")]
+            .filter(el => el.getBoundingClientRect().right > window.innerWidth + 0.5)
+            .map(el => el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") +
+                       (el.className && typeof el.className === "string" ? "." + el.className.split(" ").join(".") : ""));
+        return {scroll: document.documentElement.scrollWidth, inner: window.innerWidth, wide: wide.slice(0, 8)};
+    }""")
+    assert widths["scroll"] <= widths["inner"], f"{stage}: the page scrolls sideways: {widths}"
+
+
+def join_and_pass_the_check(page, server, game, shots, phone):
+    """From the study link to the game screen; returns the participant's token."""
+    study = server.studies[game]
+    page.goto(f"{server.base_url}/s/{study['slug']}/")
+    page.wait_for_selector("#consent-title")
+    assert re.fullmatch(rf"{re.escape(server.base_url)}/p/[^/]+/", page.url), page.url
+    token = page.url.rstrip("/").rsplit("/", 1)[-1]
+    shots(page, "consent")
+    if phone:
+        no_sideways_scroll(page, "consent")
+    press(page, page.get_by_label("I agree to take part"), phone)
+    press(page, page.get_by_role("button", name="Continue", exact=True), phone)
+
+    page.wait_for_selector("#instructions-title")
+    shots(page, "instructions")
+    if phone:
+        no_sideways_scroll(page, "instructions")
+    answers = study["answers"]
+    if not phone:  # one wrong try: the check says so and keeps the participant here
+        press(page, page.locator(f"label[for=q0-{(answers[0] + 1) % 2}]"), phone)
+        for i, answer in enumerate(answers[1:], start=1):
+            press(page, page.locator(f"label[for=q{i}-{answer}]"), phone)
+        press(page, page.get_by_role("button", name="Start the game"), phone)
+        page.wait_for_selector("#check-errors")
+        assert "Question 1 is not right yet" in page.inner_text("#check-errors")
+        shots(page, "check-failed")
+        # The page came with status 400, which Chromium logs as an error; nothing else may be there.
+        assert page.errors == ["Failed to load resource: the server responded with a status of 400 (Bad Request)"], \
+            page.errors
+        page.errors.clear()
+    for i, answer in enumerate(answers):
+        press(page, page.locator(f"label[for=q{i}-{answer}]"), phone)
+    press(page, page.get_by_role("button", name="Start the game"), phone)
+    return token
+
+
+def wait_for_trial(page, game, trial, rounds):
+    """The screen shows `trial` (0-based) and takes a choice."""
+    page.locator("#game-progress").filter(has_text=re.compile(rf"^{UNIT[game]} {trial + 1} of {rounds}$")).wait_for()
+    control = ".choice" if game == "ipd" else ".invest-form button"
+    page.locator(f"{control}[aria-disabled=false]").first.wait_for()
+
+
+def ipd_round(page, choice, phone):
+    name = {"C": "Cooperate", "D": "Defect"}[choice]
+    press(page, page.get_by_role("button", name=name, exact=True), phone)
+
+
+def trust_round(page, amount, phone):
+    if amount == "max":  # the slider, by keyboard
+        page.locator("#invest-range").focus()
+        page.keyboard.press("End")
+    else:
+        page.locator("#invest-number").fill(str(amount))
+    press(page, page.get_by_role("button", name="Invest"), phone)
+
+
+def play(page, game, clicks, rounds, shots, phone, reload_at=None):
+    """Play every round; reload the page before trial `reload_at` and check it resumes there.
+    Returns the participant action indices clicked."""
+    actions = []
+    for trial, click in enumerate(clicks):
+        wait_for_trial(page, game, trial, rounds)
+        if trial == 0:
+            shots(page, "first-trial")
+            if phone:
+                no_sideways_scroll(page, "play")
+        if trial == reload_at:
+            assert trial > 0
+            shots(page, f"before-reload-trial-{trial + 1}")
+            page.reload()
+            wait_for_trial(page, game, trial, rounds)
+            # The last result is shown again, and the trust slider starts at the last investment.
+            page.locator(".feedback-title").filter(has_text=f"Round {trial} result").wait_for()
+            if game == "trust":
+                assert page.input_value("#invest-number") == str(actions[-1])
+            shots(page, f"after-reload-trial-{trial + 1}")
+            if phone:
+                no_sideways_scroll(page, "play after reload")
+        if game == "ipd":
+            ipd_round(page, click, phone)
+            actions.append(["C", "D"].index(click))
+        else:
+            trust_round(page, click, phone)
+            actions.append(20 if click == "max" else click)
+        if trial == 1:
+            page.locator(".feedback-title").filter(has_text="Round 2 result").wait_for()
+            shots(page, "result-shown")
+            if phone:
+                no_sideways_scroll(page, "play with a result")
+    page.wait_for_selector("#debrief-title")
+    shots(page, "debrief")
+    if phone:
+        no_sideways_scroll(page, "debrief")
+    return actions
+
+
+def check_stored(server, page, token, game, actions):
+    stored = server.participant(token)
+    assert stored["status"] == "completed" and stored["game"] == game
+    trials = stored["trials"]
+    assert [t["index"] for t in trials] == list(range(len(actions)))
+    assert [t["participant_action"] for t in trials] == actions
+    assert all(t["reaction_time_ms"] is not None and t["reaction_time_ms"] > 0 for t in trials), trials
+    shown = float(page.locator(".earnings dd").first.inner_text())
+    assert shown == pytest.approx(round(sum(t["participant_reward"] for t in trials), 2))
+    assert page.inner_text("#completion-code") == "CODE-123"
+
+
+def run_flow(browser, daphne_server, shots, game, phone, reload_at):
+    page = new_page(browser, phone)
+    try:
+        token = join_and_pass_the_check(page, daphne_server, game, shots, phone)
+        clicks = IPD_CLICKS if game == "ipd" else TRUST_CLICKS
+        assert len(clicks) == daphne_server.studies[game]["rounds"]
+        actions = play(page, game, clicks, len(clicks), shots, phone, reload_at=reload_at)
+        check_stored(daphne_server, page, token, game, actions)
+        assert page.errors == [], page.errors
+    except Exception:
+        shots(page, "failure")
+        raise
+    finally:
+        page.context.close()
+
+
+@pytest.mark.parametrize("game", ["ipd", "trust"])
+def test_participant_plays_a_whole_game_by_clicking_and_resumes_after_a_reload(browser, daphne_server, shots, game):
+    run_flow(browser, daphne_server, shots, game, phone=False, reload_at=2)
+
+
+@pytest.mark.parametrize("game", ["ipd", "trust"])
+def test_phone_screen_never_scrolls_sideways(browser, daphne_server, shots, game):
+    run_flow(browser, daphne_server, shots, game, phone=True, reload_at=3)
