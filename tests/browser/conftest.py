@@ -23,17 +23,20 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
 
 # One study per game (each visit of the plain link is a new participant), small games so that a
-# whole game takes seconds. Prints {game: {slug, answers, actions, rounds}} as its last line.
+# whole game takes seconds. Prints {game: {slug, answers, actions, rounds}} as its last line
+# (`rounds`: the number of trials, whatever the game calls them).
 SETUP_STUDIES = """
 import json, sys
 from decimal import Decimal
 sys.path.insert(0, "tests")
 from helpers import make_study
 out = {}
-for game, rounds in (("ipd", 5), ("trust", 4)):
-    study = make_study(game, params={"rounds": rounds}, money_per_point=Decimal("0.05"),
+for game, params in (("ipd", {"rounds": 5}), ("trust", {"rounds": 4}),
+                     ("bandit", {"trials": 6, "rewards_per_option": 2}),
+                     ("gonogo", {"trials": 6, "nogo_trials": 2})):
+    study = make_study(game, params=params, money_per_point=Decimal("0.05"),
                        show_up_fee=Decimal("1.50"))
-    out[game] = {"slug": study.slug, "rounds": rounds,
+    out[game] = {"slug": study.slug, "rounds": params.get("rounds", params.get("trials")),
                  "answers": [q["answer"] for q in study.comprehension_questions],
                  "actions": list(study.make_game().spec.participant_actions)}
 print(json.dumps(out))

@@ -1,7 +1,8 @@
 """A participant in headless Chromium, from the study link to the debrief, by clicking: consent, the
 comprehension check (one wrong try first), a whole IPD and a whole trust game with a reload in
 the middle (the page resumes at the same trial), the debrief; then the stored trials must be the
-clicks, in order. The same flow on a 390x844 phone screen must never scroll sideways.
+clicks, in order. The same flow on a 390x844 phone screen must never scroll sideways, and neither
+may a whole bandit or go/no-go game played there by tapping.
 
 Fixtures (live server, browser, screenshots) are in conftest.py; skipped without /usr/bin/chromium.
 """
@@ -13,7 +14,9 @@ import pytest
 pytestmark = pytest.mark.slow  # a browser, a server and whole games: several seconds each
 
 TIMEOUT_MS = 10_000
-UNIT = {"ipd": "Round", "trust": "Round"}
+UNIT = {"ipd": "Round", "trust": "Round", "bandit": "Trial", "gonogo": "Trial"}
+
+GNG_WITHHOLD, GNG_RESPOND = 0, 1  # go/no-go's participant actions (shaping_core/games/gonogo.py)
 
 # The participant's choices, by game: IPD button names, trust amounts (an int typed in the box,
 # or "max": the slider's End key).
@@ -157,7 +160,10 @@ def check_stored(server, page, token, game, actions):
     trials = stored["trials"]
     assert [t["index"] for t in trials] == list(range(len(actions)))
     assert [t["participant_action"] for t in trials] == actions
-    assert all(t["reaction_time_ms"] is not None and t["reaction_time_ms"] > 0 for t in trials), trials
+    # Go/no-go: a withheld response has no reaction time; every press has one.
+    timed = [t for t in trials if not (game == "gonogo" and t["participant_action"] == GNG_WITHHOLD)]
+    assert all(t["reaction_time_ms"] is not None and t["reaction_time_ms"] > 0 for t in timed), trials
+    assert all(t["reaction_time_ms"] is None for t in trials if t not in timed), trials
     shown = float(page.locator(".earnings dd").first.inner_text())
     assert shown == pytest.approx(round(sum(t["participant_reward"] for t in trials), 2))
     assert page.inner_text("#completion-code") == "CODE-123"
@@ -187,3 +193,99 @@ def test_participant_plays_a_whole_game_by_clicking_and_resumes_after_a_reload(b
 @pytest.mark.parametrize("game", ["ipd", "trust"])
 def test_phone_screen_never_scrolls_sideways(browser, daphne_server, shots, game):
     run_flow(browser, daphne_server, shots, game, phone=True, reload_at=3)
+
+
+# ---- bandit and go/no-go, on a phone, by tapping ------------------------------------------------
+
+
+def wait_for_progress(page, game, trial, rounds):
+    page.locator("#game-progress").filter(has_text=re.compile(rf"^{UNIT[game]} {trial + 1} of {rounds}$")).wait_for()
+
+
+def tap_bandit(page, rounds, shots, actions_names):
+    """Open a box every trial, left and right in turn; returns the action indices tapped."""
+    actions = []
+    for trial in range(rounds):
+        wait_for_progress(page, "bandit", trial, rounds)
+        boxes = page.locator(".boxes .choice")
+        page.locator(".boxes .choice[aria-disabled=false]").first.wait_for()
+        assert boxes.count() == 2
+        if trial == 0:
+            shots(page, "first-trial")
+            no_sideways_scroll(page, "play")
+        box = boxes.nth(trial % 2)
+        actions.append(actions_names.index(box.get_attribute("data-choice")))
+        box.tap()
+        if trial == 1:
+            page.locator(".feedback").filter(has_text=re.compile(r"^Trial 2: you opened the (left|right) box")).wait_for()
+            page.locator(".boxes .choice.found, .boxes .choice.empty").wait_for()
+            shots(page, "result-shown")
+            no_sideways_scroll(page, "play with a result")
+    return actions
+
+
+def tap_gonogo(page, rounds, shots):
+    """Tap the press area on every go stimulus and nothing on a no-go one; returns the actions
+    that must be stored. (Screenshots are taken where they cannot delay a press: on the ready
+    screen, the fixation cross, a no-go stimulus and a result.)"""
+    actions = []
+    nogo_shot = False
+    press = page.locator(".gng-press")
+    for trial in range(rounds):
+        wait_for_progress(page, "gonogo", trial, rounds)
+        if trial == 0:  # the first trial waits for a tap on the press area
+            page.locator(".gng-message").filter(has_text="Ready?").wait_for()
+            shots(page, "ready")
+            no_sideways_scroll(page, "ready to start")
+            press.tap()
+            page.wait_for_selector(".gng-fixation")
+            shots(page, "first-trial-fixation")
+            no_sideways_scroll(page, "fixation")
+        stimulus = page.wait_for_selector(".gng-stimulus")
+        kind = "nogo" if "nogo" in stimulus.get_attribute("class").split() else "go"
+        if trial == 0:
+            no_sideways_scroll(page, "play")
+        if kind == "go":
+            press.tap()
+            actions.append(GNG_RESPOND)
+        else:
+            if not nogo_shot:
+                shots(page, f"nogo-stimulus-trial-{trial + 1}")
+                no_sideways_scroll(page, "no-go stimulus")
+                nogo_shot = True
+            actions.append(GNG_WITHHOLD)
+        result = page.locator(".gng-message.is-good, .gng-message.is-bad")
+        result.wait_for()
+        assert result.inner_text() == "Correct", f"trial {trial + 1} ({kind}): {result.inner_text()}"
+        if trial == 1:
+            shots(page, "result-shown")
+            no_sideways_scroll(page, "play with a result")
+    return actions
+
+
+def run_tapping_flow(browser, daphne_server, shots, game):
+    page = new_page(browser, phone=True)
+    try:
+        token = join_and_pass_the_check(page, daphne_server, game, shots, phone=True)
+        study = daphne_server.studies[game]
+        rounds = study["rounds"]
+        if game == "bandit":
+            actions = tap_bandit(page, rounds, shots, study["actions"])
+        else:
+            actions = tap_gonogo(page, rounds, shots)
+        page.wait_for_selector("#debrief-title")
+        shots(page, "debrief")
+        no_sideways_scroll(page, "debrief")
+        assert len(actions) == rounds
+        check_stored(daphne_server, page, token, game, actions)
+        assert page.errors == [], page.errors
+    except Exception:
+        shots(page, "failure")
+        raise
+    finally:
+        page.context.close()
+
+
+@pytest.mark.parametrize("game", ["bandit", "gonogo"])
+def test_phone_screen_plays_by_tapping_without_scrolling_sideways(browser, daphne_server, shots, game):
+    run_tapping_flow(browser, daphne_server, shots, game)
