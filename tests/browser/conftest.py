@@ -33,7 +33,7 @@ from helpers import make_study
 out = {}
 for game, params in (("ipd", {"rounds": 5}), ("trust", {"rounds": 4}),
                      ("bandit", {"trials": 6, "rewards_per_option": 2}),
-                     ("gonogo", {"trials": 6, "nogo_trials": 2})):
+                     ("gonogo", {"trials": 6, "nogo_trials": 2, "response_window_ms": 3000})):
     study = make_study(game, params=params, money_per_point=Decimal("0.05"),
                        show_up_fee=Decimal("1.50"))
     out[game] = {"slug": study.slug, "rounds": params.get("rounds", params.get("trials")),
