@@ -191,3 +191,18 @@ class LiveServer:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def random_surrogate(game, hidden_size=4, seed=0):
+    """An untrained SurrogateNet with weights three times the default init, so its predictions
+    vary a lot between histories (what replay and equivalence tests need)."""
+    import torch
+
+    from shaping_core.surrogate.model import SurrogateNet
+
+    torch.manual_seed(seed)
+    net = SurrogateNet(game, hidden_size)
+    with torch.no_grad():
+        for parameter in net.parameters():
+            parameter.mul_(3)
+    return net.eval()

@@ -20,22 +20,13 @@ from shaping_core.policies.shaping import ShapingAdversary
 from shaping_core.simulation import play_episodes
 from shaping_core.surrogate.model import SurrogateNet, SurrogateParticipant
 
-from helpers import SMALL_PARAMS
+from helpers import SMALL_PARAMS, random_surrogate
 
 GAME_PARAMS = SMALL_PARAMS
 GAMES = list(GAME_PARAMS)
 COMBINATIONS = [(name, str(objective)) for name in GAMES
                 for objective in make_game(name).spec.objectives]
 
-
-
-def random_surrogate(game, hidden_size=4, seed=0) -> SurrogateNet:
-    torch.manual_seed(seed)
-    net = SurrogateNet(game, hidden_size)
-    with torch.no_grad():  # larger weights than the default init, so predictions vary a lot
-        for parameter in net.parameters():
-            parameter.mul_(3)
-    return net.eval()
 
 
 def shaping_adversary(game, surrogate, hidden_size=6, seed=1) -> ShapingAdversary:

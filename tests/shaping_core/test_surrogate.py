@@ -24,6 +24,8 @@ from shaping_core.surrogate.fit import (SurrogateSettings, _masked_nll, constant
                                         sequence_nll)
 from shaping_core.surrogate.model import SurrogateNet, SurrogateParticipant
 
+from helpers import random_surrogate
+
 GAME_PARAMS = {
     "ipd": {"rounds": 6},
     "bandit": {"trials": 12, "rewards_per_option": 3},
@@ -45,12 +47,7 @@ def tiny_settings(**changes):
 
 
 def random_net(game, hidden_size=5, seed=0) -> SurrogateNet:
-    torch.manual_seed(seed)
-    net = SurrogateNet(game, hidden_size)
-    with torch.no_grad():  # larger weights than the default init, so predictions vary a lot
-        for parameter in net.parameters():
-            parameter.mul_(3)
-    return net.eval()
+    return random_surrogate(game, hidden_size, seed)
 
 
 def sticky_sequences(n=40, seed=0) -> TrialSequences:
