@@ -7,6 +7,7 @@ may a whole bandit or go/no-go game played there by tapping.
 Fixtures (live server, browser, screenshots) are in conftest.py; skipped without /usr/bin/chromium.
 """
 
+import contextlib
 import re
 
 import pytest
@@ -169,20 +170,27 @@ def check_stored(server, page, token, game, actions):
     assert page.inner_text("#completion-code") == "CODE-123"
 
 
-def run_flow(browser, daphne_server, shots, game, phone, reload_at):
+@contextlib.contextmanager
+def participant_page(browser, shots, phone: bool):
+    """A fresh page; on any failure a last screenshot, and the page's errors must stay empty."""
     page = new_page(browser, phone)
     try:
-        token = join_and_pass_the_check(page, daphne_server, game, shots, phone)
-        clicks = IPD_CLICKS if game == "ipd" else TRUST_CLICKS
-        assert len(clicks) == daphne_server.studies[game]["rounds"]
-        actions = play(page, game, clicks, len(clicks), shots, phone, reload_at=reload_at)
-        check_stored(daphne_server, page, token, game, actions)
+        yield page
         assert page.errors == [], page.errors
     except Exception:
         shots(page, "failure")
         raise
     finally:
         page.context.close()
+
+
+def run_flow(browser, daphne_server, shots, game, phone, reload_at):
+    with participant_page(browser, shots, phone) as page:
+        token = join_and_pass_the_check(page, daphne_server, game, shots, phone)
+        clicks = IPD_CLICKS if game == "ipd" else TRUST_CLICKS
+        assert len(clicks) == daphne_server.studies[game]["rounds"]
+        actions = play(page, game, clicks, len(clicks), shots, phone, reload_at=reload_at)
+        check_stored(daphne_server, page, token, game, actions)
 
 
 @pytest.mark.parametrize("game", ["ipd", "trust"])
@@ -255,8 +263,7 @@ def tap_gonogo(page, rounds, shots):
 
 
 def run_tapping_flow(browser, daphne_server, shots, game):
-    page = new_page(browser, phone=True)
-    try:
+    with participant_page(browser, shots, phone=True) as page:
         token = join_and_pass_the_check(page, daphne_server, game, shots, phone=True)
         study = daphne_server.studies[game]
         rounds = study["rounds"]
@@ -269,12 +276,6 @@ def run_tapping_flow(browser, daphne_server, shots, game):
         no_sideways_scroll(page, "debrief")
         assert len(actions) == rounds
         check_stored(daphne_server, page, token, game, actions)
-        assert page.errors == [], page.errors
-    except Exception:
-        shots(page, "failure")
-        raise
-    finally:
-        page.context.close()
 
 
 @pytest.mark.parametrize("game", ["bandit", "gonogo"])
