@@ -3,6 +3,7 @@ live-play websocket through the real ASGI application, and a real daphne server 
 
 import itertools
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -72,11 +73,15 @@ def scripted_choice(game: str, trial: int) -> dict:
     return {"choice": str((trial * 7) % 21), "rt_ms": 900.0}
 
 
-async def connect(token: str, expect_state: bool = True):
-    """Open the play websocket the way a browser does (with an Origin header)."""
+async def connect(token: str, expect_state: bool = True, client: str = "127.0.0.1"):
+    """Open the play websocket the way a browser does (with an Origin header), from the address
+    `client` (daphne puts the client's address and port in the scope)."""
     from webapp.asgi import application
 
-    communicator = WebsocketCommunicator(application, f"/ws/play/{token}/",
+    async def from_client(scope, receive, send):
+        await application({**scope, "client": [client, 50000]}, receive, send)
+
+    communicator = WebsocketCommunicator(from_client, f"/ws/play/{token}/",
                                          headers=[(b"origin", b"http://testserver")])
     connected, _ = await communicator.connect()
     assert connected
@@ -111,14 +116,26 @@ class LiveServer:
             httpx.get(server.base_url + "/s/slug/")
 
     or `LiveServer(tmp_path).start(setup=SETUP)` (quicker: the setup runs while daphne starts).
+
+    `LiveServer(tmp_path, workers=2, database_url=..., redis_url=...)` is the production server
+    instead (`python -m webapp.serve`, DEBUG off, collected static files) on those services;
+    `worker_pids()` lists its workers.
     """
 
-    def __init__(self, directory: Path):
+    def __init__(self, directory: Path, *, workers: int | None = None, database_url: str | None = None,
+                 redis_url: str | None = None):
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
+        self.workers = workers
         self.env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", *_PROXY_VARS)}
         self.database_path = self.directory / "server.sqlite3"
-        self.env.update({"DATABASE_URL": f"sqlite:///{self.database_path}",
+        if redis_url:
+            self.env["REDIS_URL"] = redis_url
+        if workers:
+            self.env.update({"DJANGO_DEBUG": "0", "DJANGO_SECURE_HTTPS": "0", "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+                             "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+                             "DJANGO_STATIC_ROOT": str(self.directory / "static")})
+        self.env.update({"DATABASE_URL": database_url or f"sqlite:///{self.database_path}",
                          "SHAPING_LAB_VAR_DIR": str(self.directory / "var"),
                          "DJANGO_SETTINGS_MODULE": "webapp.settings", "DJANGO_LOG_LEVEL": "WARNING",
                          "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost",
@@ -152,9 +169,14 @@ class LiveServer:
         import httpx
 
         self.port = free_port()
+        if self.workers:
+            # The workers' WhiteNoise indexes the collected files when it starts: collect first.
+            self.manage_ok("collectstatic", "--noinput", "--verbosity", "0", timeout=120)
+            command = ["-m", "webapp.serve", "--workers", str(self.workers), "--bind", f"127.0.0.1:{self.port}"]
+        else:
+            command = ["-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "webapp.asgi:application"]
         with open(self.log_path, "w") as log:
-            self.process = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
-                                             "webapp.asgi:application"], cwd=ROOT, env=self.env, stdout=log,
+            self.process = subprocess.Popen([sys.executable, *command], cwd=ROOT, env=self.env, stdout=log,
                                             stderr=subprocess.STDOUT)
         try:
             self.setup_output = self.manage_ok(
@@ -174,6 +196,12 @@ class LiveServer:
         except BaseException:
             self.stop()
             raise
+
+    def worker_pids(self) -> list[int]:
+        """The production server's worker processes (children of the supervisor), by pid."""
+        pid = self.process.pid
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        return sorted(int(child) for child in children)
 
     def stop(self) -> None:
         if self.process is None:

@@ -48,8 +48,9 @@ def test_anonymous_visits_are_separate_participants(client, study_factory):
 @pytest.mark.parametrize("status", ["draft", "paused", "closed"])
 def test_a_study_that_is_not_live_admits_nobody_new(client, study_factory, status):
     study = study_factory("ipd", status=status)
-    response = client.get(join_url(study, PROLIFIC_PID="new"))
-    assert response.status_code == 403 and b"not accepting" in response.content.lower()
+    for visitor in ({"PROLIFIC_PID": "new"}, {"participant_label": "lab-1"}, {}):  # anonymous too
+        response = client.get(join_url(study, **visitor))
+        assert response.status_code == 403 and b"not accepting" in response.content.lower(), visitor
     assert not Participant.objects.exists()
 
 

@@ -160,6 +160,7 @@ BAD_MESSAGES = [
     ('{"type": "choice", "trial": 0, "choice": "C", "rt_ms": -3}', "bad_message"),
     ('{"type": "choice", "trial": 0, "choice": "C", "rt_ms": "fast"}', "bad_message"),
     ('{"type": "choice", "trial": 0, "choice": "C", "extra": 1}', "bad_message"),
+    ('{"type": "sync", "extra": 1}', "bad_message"),
     (json.dumps({"type": "choice", "trial": 0, "choice": "C", "pad": "x" * 5000}), "too_large"),
 ]
 

@@ -46,7 +46,11 @@ MAX_PAGES = 8  # consent, instructions, play, debrief, with room for a re-shown 
 # Errors that say the bot's own message was wrong: resending it cannot help.
 BOT_ERRORS = {"bad_json", "too_large", "bad_message", "unknown_type", "invalid_choice"}
 CLOSE_REASONS = {4404: "the server does not know this participant (4404)",
-                 4409: "the participant is not at the game (4409)"}
+                 4409: "the participant is not at the game (4409)",
+                 4429: "the server cut the bot off for sending too much (4429)"}
+# A bot answers faster than the server's per-connection message limit allows in long games; after
+# a `rate_limited` error it waits this long (the default limit refills a message every 0.1 s).
+RATE_LIMITED_PAUSE_S = 0.2
 
 
 class BotFailed(Exception):
@@ -115,6 +119,17 @@ class Bot:
     # --- the pages ---------------------------------------------------------------------------
 
     async def _take_part(self, http: httpx.AsyncClient) -> None:
+        page = await self.reach_game(http)
+        if page.kind == "play":
+            await self._play(page)
+            page = await self._get(http, self._absolute(self.player.debrief_url or page.url))
+        if page.kind != "debrief":
+            raise BotFailed(f"no debrief after the game: {page.describe()}")
+        self._read_debrief(page)
+
+    async def reach_game(self, http: httpx.AsyncClient) -> Page:
+        """Join, consent and pass the comprehension check: the play page (or the debrief, when
+        this participation had already finished)."""
         page = await self._get(http, f"{self.base_url}/s/{self.study_slug}/", params=self.query)
         match = re.search(r"/p/([^/]+)/$", urlsplit(page.url).path)
         if page.status != 200 or match is None:
@@ -125,12 +140,8 @@ class Bot:
                 page = await self._post(http, page, {"step": "consent", "agree": "yes"})
             elif page.kind == "instructions":
                 page = await self._pass_comprehension(http, page)
-            elif page.kind == "play":
-                await self._play(page)
-                page = await self._get(http, self._absolute(self.player.debrief_url or page.url))
-            elif page.kind == "debrief":
-                self._read_debrief(page)
-                return
+            elif page.kind in ("play", "debrief"):
+                return page
             else:
                 raise BotFailed(f"unexpected page at {urlsplit(page.url).path}: {page.describe()}")
         raise BotFailed(f"still at the {page.kind} page after {MAX_PAGES} pages")
@@ -218,6 +229,7 @@ class Bot:
             self.failures += 1
 
     async def _exchange(self, ws) -> None:
+        sent = {"type": "sync"}  # the last message sent (none yet: a sync is always safe to send)
         while not self.player.done:
             message = await self._receive(ws)
             kind = message.get("type")
@@ -228,12 +240,17 @@ class Bot:
                 outgoing = self.player.on_result(message)
                 if len(self.player.history) > recorded:
                     self.failures = 0  # progress: the back-off starts afresh
+            elif kind == "error" and message.get("code") == "rate_limited":
+                # The server dropped the last message unread: send it again after a pause.
+                await asyncio.sleep(RATE_LIMITED_PAUSE_S)
+                outgoing = sent
             elif kind == "error":
                 outgoing = self._on_error(message)
             else:
                 continue
             if outgoing is not None:
                 await ws.send(json.dumps(outgoing))
+                sent = outgoing
                 await self._sent(ws, outgoing)
 
     async def _sent(self, ws, message: dict[str, Any]) -> None:

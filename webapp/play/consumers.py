@@ -6,13 +6,17 @@ tab records a trial the others are told and redraw from the trial table.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 
-from channels.db import database_sync_to_async
+from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.db import close_old_connections
 from django.urls import reverse
 
+from webapp import ratelimit
 from webapp.studies.models import Participant
 
 from . import protocol, services
@@ -22,31 +26,77 @@ logger = logging.getLogger(__name__)
 
 CLOSE_UNKNOWN_TOKEN = 4404
 CLOSE_NOT_PLAYING = 4409
+CLOSE_TRY_AGAIN_LATER = 1013  # the database is briefly unavailable: reconnect after a back-off
+CLOSE_RATE_LIMITED = 4429
+
+
+def off_the_event_loop(func):
+    """Run a database call (and the adversary's step inside it) on the worker's thread pool.
+
+    Channels' default runs every such call of a process on one shared thread, so one move waiting
+    for PostgreSQL holds up every other participant's move in that worker. On the pool, moves of
+    different participants overlap, each thread with its own pooled connection; the lock on the
+    participant's row (services.trial_submit) keeps one participant's moves in order, and one
+    connection's messages are handled one at a time anyway.
+
+    The connection is given back inside the call: Channels' database_sync_to_async tidies up
+    outside the call's context, where (off the shared thread) it cannot see the connection the
+    call opened, which would then stay open until garbage collection.
+    """
+
+    @functools.wraps(func)
+    def with_connection_returned(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        finally:
+            close_old_connections()
+
+    return sync_to_async(with_connection_returned, thread_sensitive=False)
 
 
 class PlayConsumer(AsyncWebsocketConsumer):
     async def connect(self):
         token = self.scope["url_route"]["kwargs"]["token"]
-        self.participant = await _participant_by_token(token)
+        try:
+            self.participant = await _participant_by_token(token)
+        except Exception:
+            logger.exception("looking up a participant failed")
+            await self.accept()
+            await self._unavailable()
+            return
         self.live = None
+        self.message_bucket = ratelimit.TokenBucket(rate=settings.SHAPING_LAB_WS_MESSAGES_PER_S,
+                                                    burst=settings.SHAPING_LAB_WS_MESSAGE_BURST)
         await self.accept()
         if self.participant is None:
-            await self.close(code=CLOSE_UNKNOWN_TOKEN)
+            # The client's address; behind the reverse proxy daphne takes it from X-Forwarded-For.
+            client = (self.scope.get("client") or ["unknown"])[0]
+            too_many = await ratelimit.aunknown_token_exceeded(client)
+            await self.close(code=CLOSE_RATE_LIMITED if too_many else CLOSE_UNKNOWN_TOKEN)
             return
         if self.participant.status not in services.PLAYABLE:
             await self._send(protocol.error("wrong_phase", "the game has not started yet"))
             await self.close(code=CLOSE_NOT_PLAYING)
             return
         self.group = f"participant-{self.participant.public_id}"
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self._other_tabs("group_add", self.group, self.channel_name)
         await self._send_state()
 
     async def disconnect(self, code):
         if getattr(self, "group", None):
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+            await self._other_tabs("group_discard", self.group, self.channel_name)
 
     async def receive(self, text_data=None, bytes_data=None):
         if getattr(self, "group", None) is None:
+            return
+        if not self.message_bucket.take():
+            # A flood: drop the message unread, so it costs no parsing and no database; a client
+            # that keeps sending regardless is cut off.
+            if self.message_bucket.refused_in_a_row >= settings.SHAPING_LAB_WS_REFUSED_BEFORE_CLOSE:
+                await self.close(code=CLOSE_RATE_LIMITED)
+            else:
+                await self._send(protocol.error("rate_limited", "too many messages: this one was dropped; "
+                                                                "wait a moment, then send it again"))
             return
         try:
             message = protocol.parse(text_data, self.game)
@@ -71,9 +121,9 @@ class PlayConsumer(AsyncWebsocketConsumer):
             return
         await self._send(reply["message"])
         if not reply["duplicate"]:
-            await self.channel_layer.group_send(self.group, {"type": "trial.recorded", "sender": self.channel_name})
+            await self._other_tabs("group_send", self.group, {"type": "trial.recorded", "sender": self.channel_name})
 
-    @database_sync_to_async
+    @off_the_event_loop
     def _submit(self, message: protocol.ChoiceMessage) -> dict:
         submission = services.trial_submit(participant=self.participant, live=self.live, trial_index=message.trial,
                                            action=message.action, reaction_time_ms=message.reaction_time_ms)
@@ -96,9 +146,28 @@ class PlayConsumer(AsyncWebsocketConsumer):
             await self._send(protocol.error(error.code, error.message, error.expected_trial))
             await self.close(code=CLOSE_NOT_PLAYING)
             return
+        except Exception:
+            logger.exception("loading the game of %s failed", self.participant.public_id)
+            await self._unavailable()
+            return
         await self._send(message)
 
-    @database_sync_to_async
+    async def _unavailable(self):
+        """The database is away: say so, and close so that the page reconnects after a back-off
+        (the choice it is waiting to send stays with it)."""
+        await self._send(protocol.error("server_error", "the game cannot be loaded just now; retrying"))
+        await self.close(code=CLOSE_TRY_AGAIN_LATER)
+
+    async def _other_tabs(self, operation: str, *args):
+        """Keep the participant's other tabs in step through the channel layer. Best effort: with
+        Redis away the other tabs miss a redraw (they get a fresh state when they next send), but
+        this tab's play goes on."""
+        try:
+            await getattr(self.channel_layer, operation)(*args)
+        except Exception:
+            logger.warning("channel layer %s failed for %s", operation, self.group, exc_info=True)
+
+    @off_the_event_loop
     def _state(self) -> dict:
         self.live = services.play_start(participant=self.participant)
         trials = list(Trial.objects.filter(participant=self.participant).order_by("index"))
@@ -117,6 +186,6 @@ class PlayConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=json.dumps(message))
 
 
-@database_sync_to_async
+@off_the_event_loop
 def _participant_by_token(token: str) -> Participant | None:
     return Participant.objects.select_related("study", "condition").filter(token=token).first()

@@ -46,16 +46,21 @@ def parse(text: str | None, game: Game) -> ChoiceMessage | str:
         raise ProtocolError("bad_message", "a message must be a JSON object")
     kind = message.get("type")
     if kind == "sync":
+        _check_fields(message, {"type"})
         return "sync"
     if kind != "choice":
         raise ProtocolError("unknown_type", f"unknown message type {kind!r}; expected 'choice' or 'sync'")
     return _parse_choice(message, game)
 
 
-def _parse_choice(message: dict[str, Any], game: Game) -> ChoiceMessage:
-    unknown = sorted(set(message) - {"type", "trial", "choice", "rt_ms"})
+def _check_fields(message: dict[str, Any], allowed: set[str]) -> None:
+    unknown = sorted(set(message) - allowed)
     if unknown:
         raise ProtocolError("bad_message", f"unknown field(s) {', '.join(unknown)}")
+
+
+def _parse_choice(message: dict[str, Any], game: Game) -> ChoiceMessage:
+    _check_fields(message, {"type", "trial", "choice", "rt_ms"})
     trial = message.get("trial")
     if isinstance(trial, bool) or not isinstance(trial, int) or trial < 0:
         raise ProtocolError("bad_message", "'trial' must be a non-negative integer")

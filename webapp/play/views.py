@@ -5,10 +5,11 @@ refresh always lands on the right step.
 """
 
 import torch
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
+from webapp import ratelimit
 from webapp.studies.models import Participant
 from webapp.studies.selectors import participant_earnings
 from webapp.studies.services import participant_answer_comprehension, participant_consent, participant_touch
@@ -18,6 +19,11 @@ from webapp.studies.services import participant_answer_comprehension, participan
 def participant_home(request, token):
     participant = (Participant.objects.select_related("study", "condition").filter(token=token).first())
     if participant is None:
+        # REMOTE_ADDR is the client's address: behind the reverse proxy daphne sets it from
+        # X-Forwarded-For (--proxy-headers, docs/deploy.md).
+        if ratelimit.unknown_token_exceeded(request.META.get("REMOTE_ADDR", "")):
+            return HttpResponse("Too many unknown participant links from your address. Please try again later.\n",
+                                status=429, content_type="text/plain; charset=utf-8")
         raise Http404("No such participant")
     status = participant.status
     if request.method == "POST":
@@ -59,7 +65,9 @@ def _answers(post, n_questions) -> tuple[dict[int, int], list[int]]:
     answers, unanswered = {}, []
     for i in range(n_questions):
         value = post.get(f"q{i}", "")
-        if value.isdigit():
+        # The index of a choice, as the form sends it; anything else (other digits, like "²", or a
+        # number too long for int()) counts as unanswered.
+        if value.isascii() and value.isdigit() and len(value) <= 4:
             answers[i] = int(value)
         else:
             unanswered.append(i + 1)
