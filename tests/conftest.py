@@ -1,3 +1,7 @@
+import os
+import secrets
+from urllib.parse import urlsplit, urlunsplit
+
 import pytest
 
 from helpers import make_player, make_study
@@ -20,3 +24,45 @@ def study_factory(db):
 @pytest.fixture
 def player_factory(db):
     return make_player
+
+
+# --- the local PostgreSQL and Redis, for the production-server tests (tests/faults, tests/browser) ---
+# The server under test runs in a subprocess (helpers.LiveServer(workers=...)); this process only
+# creates, checks and drops these databases. Without the services those tests skip and say why.
+POSTGRES_ADMIN_URL = os.environ.get("SHAPING_LAB_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432/postgres")
+# A database number of its own, so the fault tests never share channel groups or cache keys with
+# a test run that uses REDIS_URL.
+FAULT_REDIS_URL = os.environ.get("SHAPING_LAB_TEST_REDIS", "redis://127.0.0.1:6379/13")
+
+
+@pytest.fixture
+def postgres_url():
+    """The URL of a new, empty PostgreSQL database, dropped afterwards."""
+    import psycopg
+
+    name = f"shaping_fault_{secrets.token_hex(4)}"
+    try:
+        admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as error:
+        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL}: {error}")
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield urlunsplit(urlsplit(POSTGRES_ADMIN_URL)._replace(path=f"/{name}"))
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def redis_url():
+    """The URL of a Redis database, emptied before and after."""
+    import redis
+
+    client = redis.Redis.from_url(FAULT_REDIS_URL, socket_connect_timeout=5)
+    try:
+        client.flushdb()
+    except redis.RedisError as error:
+        pytest.skip(f"Redis is not reachable at {FAULT_REDIS_URL}: {error}")
+    yield FAULT_REDIS_URL
+    client.flushdb()
+    client.close()

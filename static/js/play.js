@@ -15,7 +15,9 @@
  *   that is waiting for its result (`pending`).
  * - A choice is never lost: if the socket drops before its result, it is sent again, with the same
  *   trial index and reaction time, after the reconnect, but only when the new `state` says that
- *   trial is still the current one. (If it was recorded, the state shows it in `history`.)
+ *   trial is still the current one. (If it was recorded, the state shows it in `history`.) A
+ *   `server_error` (the server's database is briefly away) is handled the same way: the page
+ *   shows that it is retrying, reconnects after a back-off and lets the fresh state decide.
  * - One choice at a time: controls are disabled from sending until the result has been shown.
  *   They are marked aria-disabled rather than `disabled`, so that keyboard focus stays on the
  *   button just used instead of falling back to the page; presses on them are ignored.
@@ -151,6 +153,20 @@
       };
     },
 
+    /** The server could not serve us just now: close, and reconnect after a back-off. The choice
+     *  waiting for its result stays in `pending`; the state after reconnecting decides. */
+    retryLater: function () {
+      var ws = this.ws;
+      this.ws = null;
+      if (ws) {
+        ws.onmessage = ws.onclose = null;
+        try { ws.close(); } catch (e) { /* already closed */ }
+      }
+      window.clearTimeout(this.resultTimer);
+      this.setConnected(false);
+      this.scheduleReconnect();
+    },
+
     /** Forget a socket that may be half-open and start a fresh one now. */
     dropSocket: function () {
       var ws = this.ws;
@@ -170,6 +186,12 @@
         this.finished = true;
         this.setConnected(false, true);
         this.showError("This game link is not valid. Please use the link you were given to take part.");
+        return;
+      }
+      if (event.code === 4429) {
+        this.finished = true;
+        this.setConnected(false, true);
+        this.showError("Too many messages were sent from this page. Please wait a minute, then reload the page.");
         return;
       }
       if (event.code === 4409) {
@@ -306,10 +328,14 @@
       var friendly = {
         wrong_trial: "The game had moved on since your last choice; the screen has been brought up to date.",
         game_over: "The game is already over.",
-        server_error: "Your choice could not be saved. Please choose again.",
+        rate_limited: "Please wait a moment before choosing again.",
         wrong_phase: "The game has not started yet.",
         invalid_choice: "That choice could not be accepted. Please try again.",
       }[error.code] || "Something went wrong. Please try again.";
+      if (error.code === "server_error") {
+        this.retryLater(); // the banner says "Reconnecting…"; the choice is kept and resent
+        return;
+      }
       this.showError(friendly, error.message);
       window.clearTimeout(this.resultTimer);
       if (error.code === "wrong_phase") return; // the server closes (4409); the page reloads

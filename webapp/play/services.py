@@ -71,11 +71,14 @@ def trial_submit(*, participant: Participant, live: LiveGame | None, trial_index
     """
     with transaction.atomic():
         participant = _lock(participant)
-        completed = Trial.objects.filter(participant=participant, participant_action__isnull=False).count()
+        # Trials are stored in order, one row per index, so the newest row says where the game is:
+        # the open trial (no choice yet), or the last trial completed. One query, on every move.
+        newest = Trial.objects.filter(participant=participant).order_by("-index").first()
+        open_row = newest if newest is not None and not newest.is_complete else None
+        completed = 0 if newest is None else newest.index + (open_row is None)
         if trial_index < completed:
-            open_trial = Trial.objects.filter(participant=participant, participant_action__isnull=True).first()
             return Submission(live or live_game_load(participant=participant),
-                              Trial.objects.get(participant=participant, index=trial_index), True, open_trial)
+                              Trial.objects.get(participant=participant, index=trial_index), True, open_row)
         if participant.status == Participant.Status.COMPLETED:
             raise PlayError("game_over", "the game is over", None)
         if trial_index > completed:
@@ -91,19 +94,23 @@ def trial_submit(*, participant: Participant, live: LiveGame | None, trial_index
         now = timezone.now()
         if live.adversary_moves_after_participant:
             decision = live.decide(action)
-            previous = Trial.objects.filter(participant=participant, index=trial_index - 1).first()
+            # `newest` is the previous trial here: its answer is when this one was presented.
             trial = Trial(participant=participant, index=trial_index, adversary_action=decision.adversary_action,
                           adversary_probs=decision.probs,
-                          presented_at=previous.responded_at if previous else participant.started_at or now)
+                          presented_at=newest.responded_at if newest else participant.started_at or now)
         else:
-            trial = Trial.objects.get(participant=participant, index=trial_index)
+            trial = open_row or _open_trial(participant, live)
         outcome = live.advance(action, trial.adversary_action)
         trial.participant_action = action
         trial.participant_reward = outcome.participant_reward
         trial.adversary_reward = outcome.adversary_reward
         trial.reaction_time_ms = reaction_time_ms
         trial.responded_at = now
-        trial.save()
+        if trial.pk is None:
+            trial.save()
+        else:
+            trial.save(update_fields=["participant_action", "participant_reward", "adversary_reward",
+                                      "reaction_time_ms", "responded_at"])
 
         participant.last_seen_at = now
         open_trial = None

@@ -1,0 +1,84 @@
+"""A TCP proxy that a test can cut, to make a database or Redis briefly unavailable.
+
+    with TcpProxy("127.0.0.1", 5432) as proxy:     # the server's DATABASE_URL uses proxy.port
+        ...
+        proxy.cut()        # every open connection drops; new ones are closed at once
+        ...
+        proxy.restore()    # connections work again
+
+This is what a restarted or failed-over database looks like to the server: its pooled connections
+break and reconnecting fails for a while. The real service is never touched, so tests can do it
+on the shared development and CI machines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+
+class TcpProxy:
+    def __init__(self, target_host: str, target_port: int):
+        self.target = (target_host, target_port)
+        self.port: int | None = None
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._cut = False
+        self.connections = 0  # accepted while not cut
+
+    def start(self) -> TcpProxy:
+        self._thread.start()
+        server = asyncio.run_coroutine_threadsafe(
+            asyncio.start_server(self._handle, "127.0.0.1", 0), self._loop).result(10)
+        self.port = server.sockets[0].getsockname()[1]
+        return self
+
+    def cut(self) -> None:
+        asyncio.run_coroutine_threadsafe(self._set_cut(True), self._loop).result(10)
+
+    def restore(self) -> None:
+        asyncio.run_coroutine_threadsafe(self._set_cut(False), self._loop).result(10)
+
+    def stop(self) -> None:
+        self.cut()
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+    def __enter__(self) -> TcpProxy:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    async def _set_cut(self, cut: bool) -> None:
+        self._cut = cut
+        if cut:
+            for writer in list(self._writers):
+                writer.transport.abort()  # a reset, as when the peer goes away
+            self._writers.clear()
+
+    async def _handle(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        if self._cut:
+            client_writer.transport.abort()
+            return
+        try:
+            upstream_reader, upstream_writer = await asyncio.open_connection(*self.target)
+        except OSError:
+            client_writer.transport.abort()
+            return
+        self.connections += 1
+        self._writers.update((client_writer, upstream_writer))
+        await asyncio.gather(_pump(client_reader, upstream_writer), _pump(upstream_reader, client_writer))
+        self._writers.difference_update((client_writer, upstream_writer))
+
+
+async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    except (ConnectionError, OSError):
+        pass
+    finally:
+        writer.transport.abort()
