@@ -10,6 +10,7 @@ participant's move.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -37,6 +38,9 @@ class Submission:
 
 
 PLAYABLE = (Participant.Status.PLAYING, Participant.Status.COMPLETED)
+# `last_seen_at` (the Monitor's drop-out count) is written on a move only when this much older: one
+# write fewer on almost every move, and drop-outs are counted in tens of minutes.
+LAST_SEEN_RESOLUTION = timedelta(minutes=1)
 
 
 def live_game_load(*, participant: Participant) -> LiveGame:
@@ -112,25 +116,33 @@ def trial_submit(*, participant: Participant, live: LiveGame | None, trial_index
             trial.save(update_fields=["participant_action", "participant_reward", "adversary_reward",
                                       "reaction_time_ms", "responded_at"])
 
-        participant.last_seen_at = now
         open_trial = None
         if outcome.done:
             participant.status = Participant.Status.COMPLETED
-            participant.completed_at = now
-        elif not live.adversary_moves_after_participant:
-            open_trial = _open_trial(participant, live)
-        participant.save(update_fields=["last_seen_at", "status", "completed_at"])
+            participant.completed_at = participant.last_seen_at = now
+            participant.save(update_fields=["last_seen_at", "status", "completed_at"])
+        else:
+            if not live.adversary_moves_after_participant:
+                open_trial = _open_trial(participant, live)
+            if participant.last_seen_at is None or now - participant.last_seen_at >= LAST_SEEN_RESOLUTION:
+                participant.last_seen_at = now
+                participant.save(update_fields=["last_seen_at"])
     return Submission(live, trial, False, open_trial)
 
 
 def _lock(participant: Participant) -> Participant:
-    """Lock the participant's row: one writer per participant at a time, across tabs and workers."""
-    locked = (Participant.objects.select_for_update(of=("self",))
-              .select_related("study", "condition").get(pk=participant.pk))
-    if locked.status not in PLAYABLE:
+    """Lock the participant's row: one writer per participant at a time, across tabs and workers.
+
+    Reads back only what may have changed since `participant` was loaded (its study and condition
+    never change once it has joined), into `participant` itself, and returns it.
+    """
+    participant.status, participant.last_seen_at = (
+        Participant.objects.select_for_update().filter(pk=participant.pk)
+        .values_list("status", "last_seen_at").get())
+    if participant.status not in PLAYABLE:
         raise PlayError("wrong_phase", f"the game has not started: the participant is at "
-                                       f"'{locked.get_status_display()}'")
-    return locked
+                                       f"'{participant.get_status_display()}'")
+    return participant
 
 
 def _open_trial(participant: Participant, live: LiveGame) -> Trial:
