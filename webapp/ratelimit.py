@@ -50,6 +50,11 @@ async def aexceeded(scope: str, key: str, *, limit: int, window_s: int) -> bool:
     return count > limit
 
 
+def seconds_left_in_window(window_s: int) -> int:
+    """Seconds until the current window ends and its counts start afresh (for Retry-After)."""
+    return int(window_s - time.time() % window_s) + 1
+
+
 def _window_key(scope: str, key: str, window_s: int) -> str:
     # The window's number is part of the key, so a count can never outlive its window, even if the
     # cache lost its expiry time.

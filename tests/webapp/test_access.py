@@ -83,6 +83,7 @@ def test_guessing_participant_pages_is_refused_after_the_limit(db, settings):
     assert statuses == [404] * limit + [429] * 3
     refused = guess_page(SCANNER)
     assert refused["Content-Type"].startswith("text/plain") and b"Too many" in refused.content
+    assert 0 < int(refused["Retry-After"]) <= settings.SHAPING_LAB_UNKNOWN_TOKEN_WINDOW_S + 1
     # A real token still works from that address, and other addresses are not affected.
     assert Client().get(f"/p/{participant.token}/", REMOTE_ADDR=SCANNER).status_code == 200
     assert guess_page(NEIGHBOUR).status_code == 404

@@ -5,6 +5,7 @@ refresh always lands on the right step.
 """
 
 import torch
+from django.conf import settings
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
@@ -22,8 +23,10 @@ def participant_home(request, token):
         # REMOTE_ADDR is the client's address: behind the reverse proxy daphne sets it from
         # X-Forwarded-For (--proxy-headers, docs/deploy.md).
         if ratelimit.unknown_token_exceeded(request.META.get("REMOTE_ADDR", "")):
-            return HttpResponse("Too many unknown participant links from your address. Please try again later.\n",
-                                status=429, content_type="text/plain; charset=utf-8")
+            refused = HttpResponse("Too many unknown participant links from your address. Please try again later.\n",
+                                   status=429, content_type="text/plain; charset=utf-8")
+            refused["Retry-After"] = ratelimit.seconds_left_in_window(settings.SHAPING_LAB_UNKNOWN_TOKEN_WINDOW_S)
+            return refused
         raise Http404("No such participant")
     status = participant.status
     if request.method == "POST":
