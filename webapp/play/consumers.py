@@ -39,9 +39,10 @@ def off_the_event_loop(func):
     participant's row (services.trial_submit) keeps one participant's moves in order, and one
     connection's messages are handled one at a time anyway.
 
-    The connection is given back inside the call: Channels' database_sync_to_async tidies up
-    outside the call's context, where (off the shared thread) it cannot see the connection the
-    call opened, which would then stay open until garbage collection.
+    The connection is given back (to the pool, or closed) inside the call itself. Channels'
+    database_sync_to_async tidies up around the call, but off the shared thread that did not reach
+    the connection the call had opened: on PostgreSQL the tests saw it stay open until garbage
+    collection.
     """
 
     @functools.wraps(func)
