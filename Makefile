@@ -4,7 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
-WORKERS ?= 2
+# run-prod's workers: two per core on the 2-core lab machines (docs/deploy.md, Load)
+WORKERS ?= 4
 
 .PHONY: install run run-prod migrate seed test test-services clean
 
