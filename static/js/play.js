@@ -153,15 +153,20 @@
       };
     },
 
-    /** The server could not serve us just now: close, and reconnect after a back-off. The choice
-     *  waiting for its result stays in `pending`; the state after reconnecting decides. */
-    retryLater: function () {
+    /** Detach the current socket (its late messages and close are ignored) and close it. */
+    forgetSocket: function (code) {
       var ws = this.ws;
       this.ws = null;
       if (ws) {
         ws.onmessage = ws.onclose = null;
-        try { ws.close(); } catch (e) { /* already closed */ }
+        try { ws.close(code); } catch (e) { /* already closed */ }
       }
+    },
+
+    /** The server could not serve us just now: close, and reconnect after a back-off. The choice
+     *  waiting for its result stays in `pending`; the state after reconnecting decides. */
+    retryLater: function () {
+      this.forgetSocket();
       window.clearTimeout(this.resultTimer);
       this.setConnected(false);
       this.scheduleReconnect();
@@ -169,12 +174,7 @@
 
     /** Forget a socket that may be half-open and start a fresh one now. */
     dropSocket: function () {
-      var ws = this.ws;
-      this.ws = null;
-      if (ws) {
-        ws.onmessage = ws.onclose = null;
-        try { ws.close(); } catch (e) { /* already closed */ }
-      }
+      this.forgetSocket();
       this.setConnected(false);
       this.connect();
     },
@@ -350,12 +350,7 @@
       window.clearTimeout(this.retryTimer);
       window.clearTimeout(this.resultTimer);
       var target = url || window.location.pathname;
-      var ws = this.ws;
-      this.ws = null;
-      if (ws) {
-        ws.onclose = ws.onmessage = null;
-        try { ws.close(1000); } catch (e) { /* ignore */ }
-      }
+      this.forgetSocket(1000);
       banner.hidden = true;
       if (this.ui.progress) {
         this.ui.progress.textContent = "Game over";
