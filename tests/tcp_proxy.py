@@ -1,6 +1,6 @@
 """A TCP proxy that a test can cut, to make a database or Redis briefly unavailable.
 
-    with TcpProxy("127.0.0.1", 5432) as proxy:     # the server's DATABASE_URL uses proxy.port
+    with TcpProxy(database_url) as proxy:   # give the server proxy.url instead of database_url
         ...
         proxy.cut()        # every open connection drops; new ones are closed at once
         ...
@@ -15,11 +15,16 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from urllib.parse import urlsplit, urlunsplit
 
 
 class TcpProxy:
-    def __init__(self, target_host: str, target_port: int):
-        self.target = (target_host, target_port)
+    """A proxy in front of the service at `target_url` (postgres://..., redis://...)."""
+
+    def __init__(self, target_url: str):
+        self.target_url = target_url
+        parts = urlsplit(target_url)
+        self.target = (parts.hostname, parts.port)
         self.port: int | None = None
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -33,6 +38,13 @@ class TcpProxy:
             asyncio.start_server(self._handle, "127.0.0.1", 0), self._loop).result(10)
         self.port = server.sockets[0].getsockname()[1]
         return self
+
+    @property
+    def url(self) -> str:
+        """`target_url` with its host and port replaced by this proxy's (user and path kept)."""
+        parts = urlsplit(self.target_url)
+        user = f"{parts.username}@" if parts.username else ""
+        return urlunsplit(parts._replace(netloc=f"{user}127.0.0.1:{self.port}"))
 
     def cut(self) -> None:
         asyncio.run_coroutine_threadsafe(self._set_cut(True), self._loop).result(10)

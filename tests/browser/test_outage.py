@@ -7,7 +7,6 @@ that the test cuts (tests/tcp_proxy.py). Skipped without chromium, PostgreSQL or
 
 import json
 import re
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -34,10 +33,8 @@ print(json.dumps([[t.index, t.participant_action] for t in p.trials.order_by("in
 
 def test_the_page_retries_while_the_database_is_away_and_loses_nothing(
         browser, shots, tmp_path, postgres_url, redis_url):
-    target = urlsplit(postgres_url)
-    with TcpProxy(target.hostname, target.port) as proxy:
-        proxied = urlunsplit(target._replace(netloc=f"{target.username}@127.0.0.1:{proxy.port}"))
-        server = LiveServer(tmp_path, workers=2, database_url=proxied, redis_url=redis_url).start(setup=SETUP)
+    with TcpProxy(postgres_url) as proxy:
+        server = LiveServer(tmp_path, workers=2, database_url=proxy.url, redis_url=redis_url).start(setup=SETUP)
         context = browser.new_context(viewport={"width": 1280, "height": 900})
         context.set_default_timeout(TIMEOUT_MS)
         page = context.new_page()
