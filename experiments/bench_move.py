@@ -28,6 +28,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
 
+from shaping_core.arguments import positive  # noqa: E402
+
 TRANSACTION_CONTROL = {"BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"}
 
 
@@ -35,12 +37,10 @@ def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--study", required=True, help="a live study's slug")
     parser.add_argument("--condition", help="play only this condition (default: whichever the join assigns)")
-    parser.add_argument("--moves", type=int, default=60)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--moves", type=positive, default=60)
+    parser.add_argument("--repeats", type=positive, default=5)
     parser.add_argument("--out", type=Path, default=Path("out/bench_move"))
     args = parser.parse_args(argv)
-    if args.moves < 1 or args.repeats < 1:
-        parser.error("--moves and --repeats must be positive")
 
     import django
 
