@@ -66,9 +66,10 @@ def values_of(critic: nn.Module, features: Tensor) -> Tensor:
 
 
 def advantages_and_returns(critic: nn.Module, rewards: Tensor, features: Tensor,
-                           settings: ActorCriticSettings) -> tuple[Tensor, Tensor]:
+                           settings: ActorCriticSettings, dones: Tensor | None = None,
+                           ) -> tuple[Tensor, Tensor]:
     with torch.no_grad():
-        return gae(rewards, values_of(critic, features), settings.gamma, settings.gae_lambda)
+        return gae(rewards, values_of(critic, features), settings.gamma, settings.gae_lambda, dones)
 
 
 def fit_critic(critic: nn.Module, optimizer: torch.optim.Optimizer, features: Tensor,
@@ -84,12 +85,13 @@ def fit_critic(critic: nn.Module, optimizer: torch.optim.Optimizer, features: Te
 
 
 def fit_critic_on(critic: nn.Module, optimizer: torch.optim.Optimizer, rewards: Tensor,
-                  features: Tensor, settings: ActorCriticSettings) -> float:
+                  features: Tensor, settings: ActorCriticSettings, dones: Tensor | None = None,
+                  ) -> float:
     """Fit a critic to the GAE returns of `rewards`, re-estimating the returns `critic_refits`
     times (each time with the critic as fitted so far, so bootstrapped targets catch up)."""
     loss = 0.0
     for _ in range(settings.critic_refits):
-        _, returns = advantages_and_returns(critic, rewards, features, settings)
+        _, returns = advantages_and_returns(critic, rewards, features, settings, dones)
         loss = fit_critic(critic, optimizer, features, returns, settings.critic_steps)
     return loss
 
@@ -124,7 +126,8 @@ def actor_critic_update(learner: Learner, trajectory: Trajectory) -> dict[str, f
     """One naive actor-critic update from the learner's own trajectory."""
     s = learner.settings
     critic_loss = fit_critic_on(learner.critic, learner.critic_optimizer, trajectory.rewards,
-                                trajectory.features, s)
-    advantages, _ = advantages_and_returns(learner.critic, trajectory.rewards, trajectory.features, s)
+                                trajectory.features, s, trajectory.dones)
+    advantages, _ = advantages_and_returns(learner.critic, trajectory.rewards, trajectory.features, s,
+                                           trajectory.dones)
     policy_loss = policy_gradient_step(learner, trajectory, advantages)
     return {"critic_loss": critic_loss, "policy_loss": policy_loss}

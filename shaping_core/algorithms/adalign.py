@@ -108,19 +108,20 @@ def adalign_update(learner: AdAlignLearner, trajectory: Trajectory,
                    generator: torch.Generator | None = None) -> dict[str, float]:
     """One Advantage Alignment update from the learner's view of a batch of episodes."""
     s: AdAlignSettings = learner.settings
+    dones = trajectory.dones
     critic_loss = fit_critic_on(learner.critic, learner.critic_optimizer, trajectory.rewards,
-                                trajectory.features, s)
+                                trajectory.features, s, dones)
     opponent_critic_loss = fit_critic_on(learner.opponent_critic, learner.opponent_critic_optimizer,
-                                         trajectory.opponent_rewards, trajectory.features, s)
-    a1, _ = advantages_and_returns(learner.critic, trajectory.rewards, trajectory.features, s)
+                                         trajectory.opponent_rewards, trajectory.features, s, dones)
+    a1, _ = advantages_and_returns(learner.critic, trajectory.rewards, trajectory.features, s, dones)
     if s.alignment_lambda is None:
         shaping, a1_shaping = s, a1
     else:
         shaping = dataclasses.replace(s, gae_lambda=s.alignment_lambda)
         a1_shaping, _ = advantages_and_returns(learner.critic, trajectory.rewards, trajectory.features,
-                                               shaping)
+                                               shaping, dones)
     a2, _ = advantages_and_returns(learner.opponent_critic, trajectory.opponent_rewards,
-                                   trajectory.features, shaping)
+                                   trajectory.features, shaping, dones)
     # A*_t = A1_t + beta * gamma * P_t * A2_t, with P_t and A2_t from the shaping-term advantages.
     a_star = a1 + shaping_term(a1_shaping, a2, s.gamma, s.beta, s.normalize_past)
     if s.proximal:

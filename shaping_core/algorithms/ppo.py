@@ -63,7 +63,8 @@ def ppo_update(learner: Learner, trajectory: Trajectory,
     """One PPO update from the learner's own trajectory (its settings must be PPOSettings)."""
     s = learner.settings
     critic_loss = fit_critic_on(learner.critic, learner.critic_optimizer, trajectory.rewards,
-                                trajectory.features, s)
-    advantages, _ = advantages_and_returns(learner.critic, trajectory.rewards, trajectory.features, s)
+                                trajectory.features, s, trajectory.dones)
+    advantages, _ = advantages_and_returns(learner.critic, trajectory.rewards, trajectory.features, s,
+                                           trajectory.dones)
     policy_loss = clipped_surrogate_step(learner, trajectory, advantages, s, generator)
     return {"critic_loss": critic_loss, "policy_loss": policy_loss}

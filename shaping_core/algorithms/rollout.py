@@ -32,6 +32,8 @@ class Trajectory:
     rewards: Tensor  # [B, T], own
     opponent_rewards: Tensor  # [B, T]
     action_masks: Tensor | None = None  # [B, T, A] bool, the actions the rules allowed (None: all)
+    dones: Tensor | None = None  # [B, T] bool, the episode really ended after trial t (None: it
+    #   never does within the batch, which is then a window into an indefinitely repeated game)
 
     @property
     def mean_reward(self) -> float:
