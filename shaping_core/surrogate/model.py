@@ -113,6 +113,8 @@ class SurrogateParticipant(ParticipantModel):
         self.net = net
 
     def reset(self, batch_size, *, generator=None, device="cpu") -> Any:
+        # The episodes' device is only known here (as for ShapingAdversary.reset).
+        self.net.to(device)
         return self.net.initial_hidden(batch_size, device)
 
     @torch.no_grad()

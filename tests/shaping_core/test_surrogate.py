@@ -405,3 +405,14 @@ def test_the_bandit_surrogate_never_reads_the_hidden_reward_assignment():
     b = sequences(game, [[0, 1, 1]], [[1.0, 0.0, 1.0]], [[3, 3, 0]])
     with torch.no_grad():
         assert torch.equal(net(a.views())[0], net(b.views())[0])
+
+
+def test_a_surrogate_participant_plays_on_the_episodes_device():
+    """play_episodes(device=...) resets each player on that device; the surrogate's weights must
+    follow, or a CUDA rollout multiplies CUDA inputs by CPU weights. The meta device stands in for
+    CUDA here: it carries shapes and devices but no data."""
+    game = make_game("bandit")
+    participant = SurrogateParticipant(game, SurrogateNet(game, 4))
+    hidden = participant.reset(3, device="meta")
+    assert hidden.device.type == "meta"
+    assert {p.device.type for p in participant.net.parameters()} == {"meta"}
