@@ -9,8 +9,8 @@ import torch
 
 from shaping_core.data import TrialSequences
 from shaping_core.adversary_training import (AdversarySettings, fairness_rewards,
-                                             objective_rewards, run_training, summarize,
-                                             train_adversary)
+                                             objective_rewards, pacing_rewards, run_training,
+                                             summarize, train_adversary, trajectory_of)
 from shaping_core.games import Objective, Sight, TurnOrder, make_game
 from shaping_core.learners import make_learner
 from shaping_core.policies import make_policy
@@ -86,6 +86,44 @@ def test_objective_rewards_per_objective(game_name):
     assert bool((gap > 0).any())
 
 
+@pytest.mark.parametrize("target_option", [0, 1])
+def test_the_pacing_term_pays_for_other_option_rewards_and_sums_to_a_constant(target_option):
+    game = make_game("bandit", {"trials": 12, "rewards_per_option": 4, "target_option": target_option})
+    settings = AdversarySettings(pacing_weight=0.5)  # gamma 1
+    episodes = play(game, make_learner("q_learning", game), make_policy("random_schedule", game), 32)
+    pacing = pacing_rewards(game, settings, episodes)
+    other = 1 - target_option
+    placed_other = ((episodes.adversary_actions >> other) & 1).float()
+    assert torch.equal(pacing, 0.5 * placed_other)
+    # All 4 of the other option's rewards are placed in every episode: the same total, whatever
+    # the schedule, so the best policy is unchanged.
+    assert torch.equal(pacing.sum(dim=1), torch.full((32,), 2.0))
+    assert bool((pacing[:, :6].sum(dim=1) != pacing[0, :6].sum()).any())  # but not when it is paid
+    discounted = pacing_rewards(game, AdversarySettings(pacing_weight=0.5, gamma=0.9), episodes)
+    left = 4 - (placed_other.cumsum(dim=1) - placed_other)
+    assert torch.allclose(discounted, 0.9 * -0.5 * (left - placed_other) + 0.5 * left)
+
+
+def test_the_pacing_term_is_zero_elsewhere_and_when_switched_off():
+    bandit = make_game("bandit", GAME_PARAMS["bandit"])
+    episodes = play(bandit, make_learner("random", bandit), make_policy("random_schedule", bandit))
+    assert not pacing_rewards(bandit, AdversarySettings(pacing_weight=0), episodes).any()
+    gonogo = make_game("gonogo", GAME_PARAMS["gonogo"])
+    episodes = play(gonogo, make_learner("random", gonogo), make_policy("random_schedule", gonogo))
+    assert not pacing_rewards(gonogo, AdversarySettings(), episodes).any()
+
+
+def test_the_training_batch_ends_each_episode_after_its_last_trial():
+    game = make_game("ipd", {**GAME_PARAMS["ipd"], "continuation_probability": 0.8, "max_rounds": 12})
+    episodes = play(game, make_learner("random", game), make_policy("random", game), batch_size=16)
+    trajectory = trajectory_of(game, AdversarySettings(), episodes)
+    lengths = episodes.lengths
+    assert bool((lengths < lengths.max()).any())  # episodes of different lengths
+    expected = torch.zeros_like(episodes.active)
+    expected[torch.arange(16), lengths - 1] = True
+    assert torch.equal(trajectory.dones, expected)
+
+
 def test_summarize_gives_the_bandits_target_rate():
     game = make_game("bandit", {**GAME_PARAMS["bandit"], "target_option": 1})
     episodes = play(game, make_learner("q_learning", game, {"kappa": 1.0}),
@@ -124,6 +162,7 @@ def test_train_adversary_refuses_an_objective_the_game_lacks():
     ({"iterations": 0}, "iterations must be at least 1, got 0"),
     ({"batch_size": 0}, "batch_size must be at least 1"),
     ({"eval_episodes": 0}, "eval_episodes must be at least 1"),
+    ({"pacing_weight": -1}, "pacing_weight must be at least 0, got -1"),
 ])
 def test_bad_adversary_settings_are_refused(changes, message):
     with pytest.raises(ValueError, match=message):
