@@ -3,6 +3,7 @@ import secrets
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+import torch
 
 from helpers import make_player, make_study
 
@@ -14,6 +15,16 @@ def pytest_report_header(config):
     database = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
     layer = settings.CHANNEL_LAYERS["default"]["BACKEND"].rsplit(".", 1)[-1]
     return f"shaping lab backends: database {database}, channel layer {layer}"
+
+
+@pytest.fixture
+def one_thread():
+    """One torch thread for the test: its batches are tiny, and torch's thread pool only adds
+    overhead on a shared machine (scripts that set threads for the process are undone too)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture

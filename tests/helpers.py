@@ -1,6 +1,8 @@
-"""Helpers shared by the webapp tests: small studies of every game, participants at any step, the
-live-play websocket through the real ASGI application, and a real daphne server (LiveServer)."""
+"""Helpers shared by the tests: small studies of every game, participants at any step, the
+live-play websocket through the real ASGI application, a real daphne server (LiveServer), and the
+experiment scripts loaded as modules."""
 
+import importlib.util
 import itertools
 import os
 import secrets
@@ -24,6 +26,16 @@ ADVERSARY = {"ipd": "tit_for_tat", "bandit": "random_schedule", "gonogo": "rando
 GAMES = list(SMALL_PARAMS)
 
 _slugs = itertools.count()
+
+EXPERIMENTS = Path(__file__).resolve().parent.parent / "experiments"
+
+
+def load_experiment(name: str):
+    """experiments/<name>.py as a module: the scripts are run by path, not a package."""
+    spec = importlib.util.spec_from_file_location(name, EXPERIMENTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def make_study(game="ipd", params=None, conditions=None, status="live", cap=None, **fields):

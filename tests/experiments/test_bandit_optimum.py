@@ -2,25 +2,21 @@
 whole script with small settings."""
 
 import functools
-import importlib.util
 import json
 import math
-from pathlib import Path
 
 import pytest
 
 from shaping_core.games import make_game
 from shaping_core.games.bandit import BanditParams
 
-SCRIPT = Path(__file__).resolve().parents[2] / "experiments" / "bandit_optimum.py"
+from helpers import load_experiment
+
 
 
 @pytest.fixture(scope="module")
 def optimum():
-    spec = importlib.util.spec_from_file_location("bandit_optimum", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_experiment("bandit_optimum")
 
 
 def exact_optimum(params: BanditParams, alpha: float, beta: float, kappa: float) -> float:

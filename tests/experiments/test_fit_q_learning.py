@@ -1,9 +1,7 @@
 """experiments/fit_q_learning.py: the likelihood is the learner's own, the pooled fit recovers the
 parameters that generated the data, and the script's outputs and argument errors."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -15,24 +13,15 @@ from shaping_core.learners import make_learner
 from shaping_core.learners.datasets import simulate_trials, write_trials
 from shaping_core.policies import make_policy
 
-SCRIPT = Path(__file__).resolve().parents[2] / "experiments" / "fit_q_learning.py"
+from helpers import load_experiment
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 TRUE = {"alpha": 0.3, "beta": 8.0, "kappa": 0.3}
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
 def fit_q():
-    spec = importlib.util.spec_from_file_location("fit_q_learning", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_experiment("fit_q_learning")
 
 
 @pytest.fixture(scope="module")

@@ -1,14 +1,13 @@
 """experiments/offline_loop.py with tiny settings: simulated data, surrogate, adversaries for two
 objectives and two seeds, evaluation against the surrogate and the true learner."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 import torch
 
-SCRIPT = Path(__file__).resolve().parents[2] / "experiments" / "offline_loop.py"
+from helpers import load_experiment
+
 TINY = ["--participants", "12", "--hidden-sizes", "4", "--folds", "2", "--max-epochs", "2",
         "--patience", "1", "--iterations", "1", "--batch-size", "8", "--hidden-size", "8",
         "--eval-episodes", "16", "--threads", "1"]
@@ -16,9 +15,7 @@ TINY = ["--participants", "12", "--hidden-sizes", "4", "--folds", "2", "--max-ep
 
 @pytest.fixture(scope="module")
 def offline_loop():
-    spec = importlib.util.spec_from_file_location("offline_loop", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_experiment("offline_loop")
     threads = torch.get_num_threads()
     yield module
     torch.set_num_threads(threads)  # the script sets --threads for the whole process
