@@ -43,6 +43,7 @@ from .algorithms.adalign import AdAlignLearner, AdAlignSettings, adalign_update
 from .algorithms.ppo import ppo_update
 from .algorithms.rollout import Trajectory
 from .games import Game, Objective
+from .games.budget import action_to_bits
 from .participants import ParticipantModel
 from .policies import make_policy
 from .policies.base import Policy
@@ -140,7 +141,8 @@ def pacing_rewards(game: Game, settings: AdversarySettings, episodes: Episodes) 
     if game.spec.name != "bandit" or settings.pacing_weight == 0:
         return torch.zeros_like(episodes.adversary_rewards)
     other = 1 - game.params.target_option
-    placed = ((episodes.adversary_actions >> other) & 1).float() * episodes.active
+    bits = action_to_bits(episodes.adversary_actions, len(game.budgets))  # [B, T, 2] as applied
+    placed = bits[..., other].float() * episodes.active
     left_before = game.params.rewards_per_option - (placed.cumsum(dim=1) - placed)
     potential_before = -settings.pacing_weight * left_before
     potential_after = -settings.pacing_weight * (left_before - placed)

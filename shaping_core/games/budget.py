@@ -35,9 +35,9 @@ def allowed(budget_left: Tensor, trials_left: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def action_to_bits(action: Tensor, n_budgets: int) -> Tensor:
-    """[B] action -> [B, K] bool, bit k of the action."""
+    """[...] action -> [..., K] bool, bit k of the action (whether budget k's event is placed)."""
     shifts = torch.arange(n_budgets, device=action.device)
-    return ((action.unsqueeze(1) >> shifts) & 1).bool()
+    return ((action.unsqueeze(-1) >> shifts) & 1).bool()
 
 
 def bits_to_action(bits: Tensor) -> Tensor:

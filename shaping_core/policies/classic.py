@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import torch
 
 from ..games.base import Observation
+from ..games.budget import action_to_bits
 from ..games.ipd import COOPERATE, DEFECT
 from ..params import Params
 from .base import Policy, PolicyParamsError
@@ -99,8 +100,7 @@ class RandomSchedule(Policy):
         trials_left = observation.info["trials_left"].float().clamp_min(1).unsqueeze(1)
         p_place = (budget_left / trials_left).clamp(0, 1)  # [B, K]
         n_budgets = p_place.shape[1]
-        actions = torch.arange(2**n_budgets, device=p_place.device)
-        bits = ((actions.unsqueeze(1) >> torch.arange(n_budgets, device=p_place.device)) & 1).bool()
+        bits = action_to_bits(torch.arange(2**n_budgets, device=p_place.device), n_budgets)
         # P(action) = prod_k (p_k if bit k else 1 - p_k)
         per_bit = torch.where(bits.unsqueeze(0), p_place.unsqueeze(1), 1 - p_place.unsqueeze(1))
         return per_bit.prod(dim=2), state
