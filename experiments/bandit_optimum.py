@@ -39,6 +39,7 @@ from shaping_core.adversary_training import evaluate  # noqa: E402
 from shaping_core.arguments import positive  # noqa: E402
 from shaping_core.games import make_game  # noqa: E402
 from shaping_core.games.bandit import BanditParams  # noqa: E402
+from shaping_core.games.budget import action_to_bits, allowed  # noqa: E402
 from shaping_core.learners import make_learner  # noqa: E402
 from shaping_core.learners.q_learning import QLearningParams  # noqa: E402
 from shaping_core.params import ParamsError  # noqa: E402
@@ -67,9 +68,10 @@ def solve(alpha: float, beta: float, kappa: float, params: BanditParams, grid: i
         trials_left = trials - t
         after = values[t + 1]
         best = torch.full_like(after, UNREACHABLE)
+        may_withhold, may_place = allowed(budgets[:, None], torch.full_like(budgets, trials_left))
+        may = (may_withhold[:, 0], may_place[:, 0])  # [budget + 1] each, by rewards left
         for reward_target, reward_other in itertools.product((0, 1), repeat=2):
-            allowed = (_allowed(reward_target, budgets, trials_left)[:, None]
-                       & _allowed(reward_other, budgets, trials_left)[None, :])
+            both_allowed = may[reward_target][:, None] & may[reward_other][None, :]
             # The learner picks the target: its Q moves toward the target's reward.
             chose_target = _spend(_interpolate(after[:, :, TARGET], q, alpha, reward_target, dim=0),
                                   reward_target, reward_other)
@@ -77,15 +79,9 @@ def solve(alpha: float, beta: float, kappa: float, params: BanditParams, grid: i
                                  reward_target, reward_other)
             value = (p_target[..., None, None] * (1 + chose_target[:, :, None])
                      + (1 - p_target[..., None, None]) * chose_other[:, :, None])
-            best = torch.maximum(best, value.masked_fill(~allowed, UNREACHABLE))
+            best = torch.maximum(best, value.masked_fill(~both_allowed, UNREACHABLE))
         values[t] = best
     return values
-
-
-def _allowed(place: int, budget_left: Tensor, trials_left: int) -> Tensor:
-    """The budget rule (shaping_core/games/budget.py): place only while rewards are left, withhold
-    only while the rewards left fit into the later trials."""
-    return budget_left > 0 if place else budget_left < trials_left
 
 
 def _interpolate(table: Tensor, q: Tensor, alpha: float, reward: int, dim: int) -> Tensor:
@@ -130,8 +126,7 @@ class OptimalAdversary(Policy):
         after = observation.trial.clamp_max(self.game.params.trials - 1) + 1
         budget_left = observation.info["budget_left"]
         scores = []
-        for action in range(4):  # bit k = a reward on option k
-            rewards = [(action >> k) & 1 for k in range(2)]
+        for rewards in action_to_bits(torch.arange(4), 2).long().tolist():  # bit k: option k
             reward_target, reward_other = rewards[target], rewards[1 - target]
             b_target = (budget_left[:, target] - reward_target).clamp_min(0)
             b_other = (budget_left[:, 1 - target] - reward_other).clamp_min(0)
