@@ -37,7 +37,6 @@ class PPOSettings(ActorCriticSettings):
 def clipped_surrogate_step(learner: Learner, trajectory: Trajectory, advantages: Tensor,
                            settings: PPOSettings, generator: torch.Generator | None = None) -> float:
     """`epochs` passes of minibatch Adam steps on the clipped objective; return the last loss."""
-    old_log_probs = trajectory.log_probs
     if settings.normalize_advantages:
         advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
     advantages = advantages.detach()

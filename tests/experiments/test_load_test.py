@@ -2,7 +2,6 @@
 (helpers.LiveServer, its own SQLite database, which both scripts read through DATABASE_URL)."""
 
 import json
-import os
 import subprocess
 import sys
 
