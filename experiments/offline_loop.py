@@ -4,6 +4,11 @@
     python experiments/offline_loop.py --game bandit --objectives max --seeds 3 --out out/bandit_human \
         --data ../shared/data/bandit_choice_engineering.csv --data-format bandit-choice-engineering
 
+    # the same adversary planned by fitted Q iteration instead of trained with PPO
+    python experiments/offline_loop.py --game bandit --objectives max --method fitted-q --seeds 3 \
+        --out out/bandit_human_fq --data ../shared/data/bandit_choice_engineering.csv \
+        --data-format bandit-choice-engineering --surrogate out/bandit/surrogate.pt
+
     # transfer: data simulated from a synthetic learner, which is then also the ground truth
     python experiments/offline_loop.py --game bandit --learner q_learning --participants 400 \
         --objectives max --seeds 3 --out out/bandit_transfer
@@ -13,8 +18,9 @@ Steps, each written to --out:
 1. **Data.** A trial file (`--data`, any `--data-format` of shaping_core.data), or `--participants`
    synthetic `--learner`s simulated against the game's random baseline adversary (data.parquet).
 2. **Surrogate.** `fit_surrogate` with k-fold CV over participants (surrogate.pt, surrogate/).
-3. **Adversaries.** For each objective and seed, `run_training` against the surrogate
-   (adversaries/<objective>-seed<k>.pt and its folder: config, metrics, learning curve).
+3. **Adversaries.** For each objective and seed, `run_training` against the surrogate, by PPO or
+   (`--method fitted-q`, max only) fitted Q iteration (adversaries/<objective>-seed<k>.pt and its
+   folder: config, metrics, learning curve).
 4. **Evaluation.** Every adversary and the random baseline play `--eval-episodes` episodes against
    the surrogate and, with synthetic data, against the true learner (the transfer test).
 
@@ -26,7 +32,6 @@ printed is JSON: per objective, the mean, std and per-seed values of the game's 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import platform
 import statistics
@@ -41,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from shaping_core.adversary_training import (  # noqa: E402
     BASELINES, AdversarySettings, evaluate, run_training)
+from shaping_core.algorithms.fitted_q import FittedQSettings, check_game  # noqa: E402
 from shaping_core.data import DATA_FORMATS, DataFormatError, load_sequences  # noqa: E402
 from shaping_core.devices import resolve_device  # noqa: E402
 from shaping_core.games import GAMES, make_game  # noqa: E402
@@ -81,10 +87,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     surrogate.add_argument("--folds", type=int, default=5)
     surrogate.add_argument("--max-epochs", type=int, default=150)
     surrogate.add_argument("--patience", type=int, default=25)
-    adversary = parser.add_argument_group("adversary (defaults: AdversarySettings)")
-    adversary.add_argument("--iterations", type=int, default=None)
-    adversary.add_argument("--batch-size", type=int, default=None)
-    adversary.add_argument("--hidden-size", type=int, default=None)
+    adversary = parser.add_argument_group("adversary (defaults: AdversarySettings, FittedQSettings)")
+    adversary.add_argument("--method", choices=("ppo", "fitted-q"), default="ppo")
+    adversary.add_argument("--iterations", type=int, default=None, help="ppo")
+    adversary.add_argument("--batch-size", type=int, default=None, help="ppo")
+    adversary.add_argument("--hidden-size", type=int, default=None, help="ppo")
+    adversary.add_argument("--passes", type=int, default=None, help="fitted-q")
+    adversary.add_argument("--episodes", type=int, default=None, help="fitted-q: sampled per pass")
+    adversary.add_argument("--fit-steps", type=int, default=None, help="fitted-q: Adam steps per trial")
     parser.add_argument("--eval-episodes", type=int, default=4096)
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     parser.add_argument("--threads", type=int, default=2)
@@ -101,6 +111,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                  "threads"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    own = {"ppo": ("iterations", "batch_size", "hidden_size"), "fitted-q": ("passes", "episodes", "fit_steps")}
+    for method, names in own.items():
+        for name in names:
+            if method != args.method and getattr(args, name) is not None:
+                parser.error(f"--{name.replace('_', '-')} applies to --method {method}, not {args.method}")
+    args.overrides = {name: getattr(args, name) for name in own[args.method] if getattr(args, name) is not None}
+    if args.method == "fitted-q":
+        if args.objectives != ["max"]:
+            parser.error("--method fitted-q trains the max objective only: pass --objectives max")
+        try:
+            check_game(game)
+        except ValueError as error:
+            parser.error(str(error))
     try:
         args.game_obj = make_game(args.game)
         args.learner_obj = (make_learner(args.learner, args.game_obj, args.learner_params)
@@ -150,7 +173,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
               "data": args.data, "data_format": args.data_format, "learner": args.learner,
               "learner_params": args.learner_obj.params.to_mapping() if args.learner_obj else None,
               "participants": args.participants if args.learner else None,
-              "data_seed": args.data_seed, "objectives": args.objectives,
+              "data_seed": args.data_seed, "objectives": args.objectives, "method": args.method,
               "seeds": list(range(args.seeds)), "surrogate_settings": args.settings.to_mapping(),
               "eval_episodes": args.eval_episodes,
               "environment": {"torch": torch.__version__, "python": platform.python_version(),
@@ -188,13 +211,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     baseline_name, baseline_params = BASELINES[game.spec.name]
     results: dict[str, Any] = {"baseline": {"name": baseline_name,
                                             **evaluated(make_policy(baseline_name, game, baseline_params))}}
-    overrides = {name: getattr(args, name) for name in ("iterations", "batch_size", "hidden_size")
-                 if getattr(args, name) is not None}
     for objective in args.objectives:
         runs = []
         for seed in range(args.seeds):
-            settings = AdversarySettings(objective=objective, seed=seed,
-                                         eval_episodes=args.eval_episodes, **overrides)
+            if args.method == "fitted-q":
+                settings = FittedQSettings(seed=seed, eval_episodes=args.eval_episodes, **args.overrides)
+            else:
+                settings = AdversarySettings(objective=objective, seed=seed,
+                                             eval_episodes=args.eval_episodes, **args.overrides)
             path = out / "adversaries" / f"{objective}-seed{seed}.pt"
             trained = run_training(game=game, surrogate=net,
                                    surrogate_spec={"provenance": sequences.provenance,
@@ -206,7 +230,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                          **evaluated(load_policy(path))})
         results[objective] = runs
 
-    summary = {"game": game.spec.name, "surrogate_fit": {
+    summary = {"game": game.spec.name, "method": args.method, "surrogate_fit": {
         "path": str(surrogate_path), **fit_summary,
         **{key: fit_metrics[key] for key in ("nll_per_choice", "nll_per_choice_std",
                                              "baseline_nll_per_choice", "accuracy")}}}

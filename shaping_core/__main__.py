@@ -7,7 +7,7 @@
     python -m shaping_core fit-surrogate --game G --data PATH [--data-format F] --out S.pt
     python -m shaping_core evaluate-surrogate --model S.pt --data PATH [--data-format F]
     python -m shaping_core train-adversary --game G --surrogate S.pt --objective max|fair|adalign \
-        --out A.pt [--device auto|cpu|cuda]
+        --out A.pt [--method ppo|fitted-q] [--device auto|cpu|cuda]
     python -m shaping_core evaluate-adversary --adversary A.pt|NAME \
         --against surrogate:S.pt|learner:NAME [--episodes N]
 
@@ -113,11 +113,22 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", required=True, metavar="A.pt",
                        help="the checkpoint; config.json, metrics.json and learning_curve.png go "
                             "to A/ beside it")
-    train.add_argument("--iterations", type=positive, default=None, help="PPO batches")
-    train.add_argument("--batch-size", type=positive, default=None, help="surrogate episodes per batch")
-    train.add_argument("--hidden-size", type=positive, default=None, help="of the adversary's GRU")
-    train.add_argument("--eval-episodes", type=positive, default=None)
+    train.add_argument("--method", choices=("ppo", "fitted-q"), default="ppo",
+                       help="ppo: a GRU policy trained with PPO (every objective, every game); "
+                            "fitted-q: per-trial Q-functions fitted by backward induction through "
+                            "the surrogate (max objective, bandit and go/no-go). Default ppo")
+    train.add_argument("--iterations", type=positive, default=None, help="PPO batches (ppo)")
+    train.add_argument("--batch-size", type=positive, default=None,
+                       help="surrogate episodes per batch (ppo)")
+    train.add_argument("--hidden-size", type=positive, default=None, help="of the adversary's GRU (ppo)")
     train.add_argument("--beta", type=float, default=None, help="AdAlign's beta (adalign only)")
+    train.add_argument("--passes", type=positive, default=None,
+                       help="rounds of sampling states and fitting every trial's Q (fitted-q)")
+    train.add_argument("--episodes", type=positive, default=None,
+                       help="surrogate episodes sampled per pass (fitted-q)")
+    train.add_argument("--fit-steps", type=positive, default=None,
+                       help="Adam steps fitting each trial's Q (fitted-q)")
+    train.add_argument("--eval-episodes", type=positive, default=None)
     train.add_argument("--seed", type=nonnegative, default=0)
     train.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     train.add_argument("--threads", type=positive, default=2, help="CPU threads for torch (default 2)")
@@ -260,6 +271,7 @@ def _evaluate_surrogate(args: argparse.Namespace) -> dict:
 
 def _train_adversary(args: argparse.Namespace) -> dict:
     from .adversary_training import AdversarySettings, run_training
+    from .algorithms.fitted_q import FittedQSettings
     from .surrogate.checkpoint import SurrogateCheckpointError, load_surrogate
     from .devices import resolve_device
 
@@ -277,11 +289,26 @@ def _train_adversary(args: argparse.Namespace) -> dict:
              f"{', '.join(game.spec.objectives)}")
     if args.beta is not None and args.objective != "adalign":
         fail("--beta only applies to --objective adalign")
-    overrides = {name: getattr(args, name) for name in
-                 ("iterations", "batch_size", "hidden_size", "eval_episodes", "beta")
+    own_options = {"ppo": ("iterations", "batch_size", "hidden_size", "beta"),
+                   "fitted-q": ("passes", "episodes", "fit_steps")}
+    method = args.method
+    for other, names in own_options.items():
+        for name in names:
+            if other != method and getattr(args, name) is not None:
+                fail(f"--{name.replace('_', '-')} applies to --method {other}, not {method}")
+    if method == "fitted-q":
+        if args.objective != "max":
+            fail(f"--method fitted-q trains the max objective only, not {args.objective}")
+        if game.spec.turn_order != "adversary_first":
+            fail(f"--method fitted-q needs a game where the adversary moves first (bandit, "
+                 f"gonogo), not {game.spec.name}")
+    overrides = {name: getattr(args, name) for name in (*own_options[method], "eval_episodes")
                  if getattr(args, name) is not None}
     try:
-        settings = AdversarySettings(objective=args.objective, seed=args.seed, **overrides)
+        if method == "fitted-q":
+            settings = FittedQSettings(seed=args.seed, **overrides)
+        else:
+            settings = AdversarySettings(objective=args.objective, seed=args.seed, **overrides)
     except ValueError as error:
         fail(str(error))
     return run_training(game=game, surrogate=surrogate.net, surrogate_spec=surrogate.spec,

@@ -40,6 +40,7 @@ from tqdm import tqdm
 
 from .algorithms.actor_critic import Learner
 from .algorithms.adalign import AdAlignLearner, AdAlignSettings, adalign_update
+from .algorithms.fitted_q import FittedQSettings, fit_q_adversary
 from .algorithms.ppo import ppo_update
 from .algorithms.rollout import Trajectory
 from .games import Game, Objective
@@ -246,20 +247,24 @@ def _environment(device) -> dict[str, Any]:
 
 
 def run_training(*, game: Game, surrogate: SurrogateNet, surrogate_spec: dict[str, Any],
-                 surrogate_path: str, settings: AdversarySettings, out: str | Path,
+                 surrogate_path: str, settings: AdversarySettings | FittedQSettings, out: str | Path,
                  device: torch.device, log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Train, evaluate against the surrogate next to the game's random baseline, and write the
-    checkpoint `out` with config.json, metrics.json and learning_curve.png in `out`'s stem folder."""
+    """Train (PPO with AdversarySettings, fitted Q iteration with FittedQSettings), evaluate
+    against the surrogate next to the game's random baseline, and write the checkpoint `out` with
+    config.json, metrics.json and learning_curve.png in `out`'s stem folder."""
     out = Path(out)
     folder = out.with_suffix("")
     folder.mkdir(parents=True, exist_ok=True)
     config = {"game": game.spec.name, "game_params": game.params.to_mapping(),
-              "settings": dataclasses.asdict(settings), "surrogate": surrogate_path,
+              "method": method_of(settings), "settings": dataclasses.asdict(settings), "surrogate": surrogate_path,
               "surrogate_provenance": surrogate_spec.get("provenance", {}),
               "surrogate_metrics": surrogate_spec.get("metrics", {}), "environment": _environment(device)}
     (folder / "config.json").write_text(json.dumps(config, indent=2))
     started = time.perf_counter()
-    adversary, curve = train_adversary(game, surrogate, settings, device=device)
+    if isinstance(settings, FittedQSettings):
+        adversary, curve = fit_q_adversary(game, surrogate, settings, device=device)
+    else:
+        adversary, curve = train_adversary(game, surrogate, settings, device=device)
     seconds = time.perf_counter() - started
     participant = SurrogateParticipant(game, surrogate)
     baseline_name, baseline_params = BASELINES[game.spec.name]
@@ -269,20 +274,26 @@ def run_training(*, game: Game, surrogate: SurrogateNet, surrogate_spec: dict[st
         baseline_name: evaluate(game, make_policy(baseline_name, game, baseline_params), participant,
                                 settings.eval_episodes, seed=settings.seed + 1, device=device),
     }
-    metrics = {"objective": settings.objective, "training_seconds": round(seconds, 1),
+    metrics = {"objective": settings.objective, "method": method_of(settings),
+               "training_seconds": round(seconds, 1),
                "against_surrogate": evaluation, "learning_curve": curve}
     (folder / "metrics.json").write_text(json.dumps(metrics, indent=2))
     plot_learning_curve(game, curve, evaluation[baseline_name], baseline_name, settings.objective,
-                        folder / "learning_curve.png")
-    provenance = {"objective": settings.objective, "surrogate": surrogate_path,
+                        folder / "learning_curve.png", method_of(settings))
+    provenance = {"objective": settings.objective, "method": method_of(settings), "surrogate": surrogate_path,
                   "surrogate_provenance": surrogate_spec.get("provenance", {}),
                   "surrogate_metrics": surrogate_spec.get("metrics", {}), "seed": settings.seed}
     save_policy(out, adversary,
                 settings=dataclasses.asdict(settings), provenance=provenance,
                 metrics={"against_surrogate": evaluation, "training_seconds": round(seconds, 1)})
     log(f"trained in {seconds:.0f} s; against the surrogate: {evaluation}")
-    return {"out": str(out), "objective": settings.objective, **evaluation["trained"],
+    return {"out": str(out), "objective": settings.objective, "method": method_of(settings),
+            **evaluation["trained"],
             "baseline": {baseline_name: evaluation[baseline_name]}, "training_seconds": round(seconds, 1)}
+
+
+def method_of(settings: AdversarySettings | FittedQSettings) -> str:
+    return "fitted-q" if isinstance(settings, FittedQSettings) else "ppo"
 
 
 def headline(game: Game, row: dict[str, float]) -> tuple[str, float]:
@@ -294,7 +305,7 @@ def headline(game: Game, row: dict[str, float]) -> tuple[str, float]:
 
 
 def plot_learning_curve(game: Game, curve: list[dict[str, float]], baseline: dict[str, float],
-                        baseline_name: str, objective: str, path: Path) -> None:
+                        baseline_name: str, objective: str, path: Path, method: str = "ppo") -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -303,14 +314,25 @@ def plot_learning_curve(game: Game, curve: list[dict[str, float]], baseline: dic
     label, _ = headline(game, curve[0])
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     x = [row["iteration"] for row in curve]
-    axes[0].plot(x, [headline(game, row)[1] for row in curve], label=f"trained ({objective})")
     axes[0].axhline(headline(game, baseline)[1], color="grey", ls="--", label=baseline_name)
-    axes[0].set(xlabel="PPO iteration", ylabel=label, title=f"{game.spec.label}: {label}")
+    # PPO: every training batch; fitted Q: the greedy policy after each pass.
+    xlabel = "PPO iteration" if method == "ppo" else "fitted-Q pass"
+    marker = None if method == "ppo" else "o"
+    axes[0].plot(x, [headline(game, row)[1] for row in curve], marker=marker, label=f"trained ({objective})")
+    if "predicted_adversary_return" in curve[0]:  # fitted Q: what Q_0 expects, beside what it got
+        per = game.max_trials if label.endswith("rate") else 1
+        axes[0].plot(x, [row["predicted_adversary_return"] / per for row in curve], ls=":", marker=marker,
+                     label="predicted by Q at trial 0")
+    axes[0].set(xlabel=xlabel, ylabel=label, title=f"{game.spec.label}: {label}")
     axes[0].legend()
-    axes[1].plot(x, [row["adversary_return"] for row in curve], label="adversary")
-    axes[1].plot(x, [row["participant_return"] for row in curve], label="surrogate participant")
-    axes[1].set(xlabel="PPO iteration", ylabel="points per episode", title="Earnings (training batches)")
+    axes[1].plot(x, [row["adversary_return"] for row in curve], marker=marker, label="adversary")
+    axes[1].plot(x, [row["participant_return"] for row in curve], marker=marker, label="surrogate participant")
+    axes[1].set(xlabel=xlabel, ylabel="points per episode",
+                title="Earnings (training batches)" if method == "ppo" else "Earnings (greedy policy)")
     axes[1].legend()
+    if method != "ppo":
+        for ax in axes:
+            ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

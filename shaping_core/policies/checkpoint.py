@@ -4,7 +4,7 @@ A checkpoint is one plain dict (loadable with `torch.load(weights_only=True)`, s
 runs code):
 
     {"format": 1,
-     "kind": "ipd_one_step_memory" | "gru" | "shaping",   # the policy class
+     "kind": "ipd_one_step_memory" | "gru" | "shaping" | "shaping_q",   # the policy class
      "game": "ipd", "game_params": {...},       # the game it was trained for
      "policy_params": {...},                    # the class's Params (e.g. the five P(C) values)
      "net": {...},                              # the network's shape, for classes that need it
@@ -28,11 +28,12 @@ from ..games import make_game
 from .base import Policy, PolicyParamsError
 from .gru import GRUPolicy
 from .shaping import ShapingAdversary
+from .shaping_q import QShapingAdversary
 from .tabular import TabularIPDPolicy
 
 FORMAT = 1
 CHECKPOINT_KINDS: dict[str, type[Policy]] = {
-    cls.name: cls for cls in (TabularIPDPolicy, GRUPolicy, ShapingAdversary)}
+    cls.name: cls for cls in (TabularIPDPolicy, GRUPolicy, ShapingAdversary, QShapingAdversary)}
 
 
 def checkpoint_spec(policy: Policy, *, settings: dict[str, Any] | None = None,

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from ..games import Game, Observation, Sight
 from ..params import Params
@@ -49,26 +50,28 @@ def view_from_observation(game: Game, observation: Observation) -> ParticipantVi
                            last_reward=observation.last_participant_reward, last_seen=seen, cue=none)
 
 
-class ShapingAdversary(Policy):
-    name, label = "shaping", "Shaping adversary (GRU with a human surrogate)"
-    games = ("ipd", "bandit", "gonogo", "trust")
-    params_class = ShapingParams
+class SurrogatePolicy(Policy):
+    """A policy that carries its own frozen copy of the fitted surrogate and decides on the game's
+    features together with the surrogate's summary of the participant (`features`). Subclasses
+    set `net_class`, the trained network that reads those features, and build `self.net`."""
 
-    def __init__(self, game: Game, params=None, *, surrogate: SurrogateNet,
-                 net: GRUNet | None = None):
+    net_class: ClassVar[type[nn.Module]]
+
+    def __init__(self, game: Game, params=None, *, surrogate: SurrogateNet):
         super().__init__(game, params)
         if surrogate.n_actions != len(game.spec.participant_actions):
             raise PolicyParamsError("the surrogate was fitted for a different game")
         # A frozen copy: the caller's surrogate (e.g. the one the training participants run)
         # keeps its own mode and gradients.
         self.surrogate = copy.deepcopy(surrogate).eval().requires_grad_(False)
-        if net is None:
-            net = GRUNet(self.n_features, self.n_actions, self.params.hidden_size)
-        self.net = net
 
     @property
     def n_features(self) -> int:
         return n_features_of(self.game) + self.surrogate.summary_size()
+
+    def features(self, observation: Observation, surrogate_hidden: Tensor) -> Tensor:
+        """[B, F]: the game's features and the surrogate's summary (hidden state, predictions)."""
+        return torch.cat([observation.features, self.surrogate.summary(surrogate_hidden)], dim=1)
 
     def checkpoint_fields(self):
         surrogate = self.surrogate
@@ -80,7 +83,21 @@ class ShapingAdversary(Policy):
     def from_checkpoint(cls, game, spec):
         surrogate = SurrogateNet(game, spec["surrogate"]["hidden_size"])
         surrogate.load_state_dict(spec["surrogate"]["state_dict"])
-        return cls(game, spec["policy_params"], surrogate=surrogate, net=GRUNet(**spec["net"]))
+        return cls(game, spec["policy_params"], surrogate=surrogate, net=cls.net_class(**spec["net"]))
+
+
+class ShapingAdversary(SurrogatePolicy):
+    name, label = "shaping", "Shaping adversary (GRU with a human surrogate)"
+    games = ("ipd", "bandit", "gonogo", "trust")
+    params_class = ShapingParams
+    net_class = GRUNet
+
+    def __init__(self, game: Game, params=None, *, surrogate: SurrogateNet,
+                 net: GRUNet | None = None):
+        super().__init__(game, params, surrogate=surrogate)
+        if net is None:
+            net = GRUNet(self.n_features, self.n_actions, self.params.hidden_size)
+        self.net = net
 
     def reset(self, batch_size, device="cpu"):
         self.net.to(device)
@@ -93,7 +110,7 @@ class ShapingAdversary(Policy):
         surrogate_hidden, hidden = state
         surrogate_hidden = self.surrogate.step(view_from_observation(self.game, observation),
                                                surrogate_hidden)
-        features = torch.cat([observation.features, self.surrogate.summary(surrogate_hidden)], dim=1)
+        features = self.features(observation, surrogate_hidden)
         logits, hidden = self.net.step(features, hidden)
         logits = logits.masked_fill(~observation.action_mask, float("-inf"))
         return torch.softmax(logits, dim=1), (surrogate_hidden, hidden), features

@@ -8,8 +8,9 @@ import torch
 
 from helpers import load_experiment
 
-TINY = ["--participants", "12", "--hidden-sizes", "4", "--folds", "2", "--max-epochs", "2",
-        "--patience", "1", "--iterations", "1", "--batch-size", "8", "--hidden-size", "8",
+TINY_FIT = ["--participants", "12", "--hidden-sizes", "4", "--folds", "2", "--max-epochs", "2",
+            "--patience", "1"]
+TINY = [*TINY_FIT, "--iterations", "1", "--batch-size", "8", "--hidden-size", "8",
         "--eval-episodes", "16", "--threads", "1"]
 
 
@@ -39,11 +40,34 @@ def test_runs_the_loop_and_reports_every_seed(offline_loop, tmp_path, capsys):
     assert config["seeds"] == [0, 1] and config["learner"] == "investor"
 
 
+def test_fitted_q_adversaries_for_the_bandit(offline_loop, tmp_path, capsys):
+    out = tmp_path / "bandit"
+    assert offline_loop.main(["--game", "bandit", "--learner", "q_learning", "--objectives", "max",
+                              "--method", "fitted-q", "--passes", "1", "--episodes", "32", "--fit-steps", "5",
+                              "--seeds", "2",
+                              "--out", str(out), *TINY_FIT, "--eval-episodes", "16", "--threads", "1"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["method"] == "fitted-q"
+    for opponent in ("surrogate", "learner:q_learning"):
+        assert len(summary[opponent]["max"]["target_rate"]["seeds"]) == 2
+    config = json.loads((out / "adversaries" / "max-seed1" / "config.json").read_text())
+    assert config["method"] == "fitted-q" and config["settings"]["episodes"] == 32
+    assert config["settings"]["fit_steps"] == 5
+
+
 @pytest.mark.parametrize("args, message", [
     (["--game", "bandit"], "give either --data"),
     (["--game", "bandit", "--learner", "q_learning", "--data", "x.csv"], "give either --data"),
     (["--game", "bandit", "--learner", "q_learning", "--objectives", "fair"], "has no fair objective"),
     (["--game", "trust", "--learner", "q_learning"], "cannot play"),
+    (["--game", "bandit", "--learner", "q_learning", "--method", "fitted-q"],
+     "--method fitted-q trains the max objective only"),
+    (["--game", "trust", "--learner", "investor", "--objectives", "max", "--method", "fitted-q"],
+     "needs a game where the adversary moves first"),
+    (["--game", "bandit", "--learner", "q_learning", "--objectives", "max", "--method", "fitted-q",
+      "--iterations", "3"], "--iterations applies to --method ppo, not fitted-q"),
+    (["--game", "bandit", "--learner", "q_learning", "--passes", "3"],
+     "--passes applies to --method fitted-q, not ppo"),
 ])
 def test_bad_arguments_exit_2_with_a_message(offline_loop, tmp_path, capsys, args, message):
     with pytest.raises(SystemExit) as exit_info:

@@ -15,7 +15,9 @@ from shaping_core.games import make_game
 from shaping_core.policies.checkpoint import load_policy, save_policy
 from shaping_core.policies.gru import GRUPolicy
 from shaping_core.policies.shaping import ShapingAdversary
-from shaping_core.surrogate.checkpoint import load_surrogate
+from shaping_core.policies.shaping_q import QShapingAdversary
+from shaping_core.surrogate.checkpoint import load_surrogate, save_surrogate
+from shaping_core.surrogate.model import SurrogateNet
 from shaping_core.surrogate.fit import evaluate_surrogate
 
 BANDIT = {"trials": 12, "rewards_per_option": 3}
@@ -104,6 +106,25 @@ def test_train_adversary_writes_a_servable_checkpoint(loop):
         assert torch.equal(adversary.surrogate.state_dict()[name], tensor), name
 
 
+def test_train_adversary_with_fitted_q(loop):
+    out = loop["folder"] / "Q.pt"
+    trained, _ = run(["train-adversary", "--game", "bandit", "--surrogate", loop["surrogate"],
+                      "--objective", "max", "--method", "fitted-q", "--passes", "2", "--episodes", "64", "--fit-steps", "20",
+                      "--eval-episodes", "32", "--threads", "1", "--device", "cpu", "--out", out])
+    assert trained["method"] == "fitted-q" and 0 <= trained["target_rate"] <= 1
+    assert set(trained["baseline"]) == {"random_schedule"}
+    config = json.loads((loop["folder"] / "Q" / "config.json").read_text())
+    assert config["method"] == "fitted-q" and config["settings"]["passes"] == 2
+    assert config["settings"]["episodes"] == 64 and config["settings"]["fit_steps"] == 20
+    metrics = json.loads((loop["folder"] / "Q" / "metrics.json").read_text())
+    assert [row["iteration"] for row in metrics["learning_curve"]] == [0, 1]
+    adversary = load_policy(out)
+    assert isinstance(adversary, QShapingAdversary) and adversary.net.n_trials == BANDIT["trials"]
+    summary, _ = run(["evaluate-adversary", "--adversary", out, "--against", f"surrogate:{loop['surrogate']}",
+                      "--episodes", "32", "--seed", "1"])
+    assert summary["target_rate"] == pytest.approx(trained["target_rate"])  # the same seed and episodes
+
+
 def test_evaluate_adversary_against_the_surrogate(loop):
     summary, _ = run(["evaluate-adversary", "--adversary", loop["adversary"],
                       "--against", f"surrogate:{loop['surrogate']}", "--episodes", "64"])
@@ -140,6 +161,11 @@ def _garbage(folder: Path) -> Path:
 
 def _policy_file(folder: Path) -> Path:
     return save_policy(folder / "policy.pt", GRUPolicy(make_game("bandit", BANDIT), {"hidden_size": 3}))
+
+
+def _trust_surrogate(folder: Path) -> Path:
+    game = make_game("trust", {"rounds": 3})
+    return save_surrogate(folder / "trust.pt", SurrogateNet(game, 2), game)
 
 
 def _malformed_data(folder: Path) -> Path:
@@ -195,6 +221,18 @@ BAD_ARGUMENTS = [
     ("train-adversary", lambda f: ["--game", "bandit", "--surrogate", f / "S.pt", "--objective", "max",
                                    "--beta", "2", "--out", f / "x.pt", *TINY_TRAIN],
      "--beta only applies to --objective adalign"),
+    ("train-adversary", lambda f: ["--game", "bandit", "--surrogate", f / "S.pt", "--objective", "adalign",
+                                   "--method", "fitted-q", "--out", f / "x.pt"],
+     "--method fitted-q trains the max objective only, not adalign"),
+    ("train-adversary", lambda f: ["--game", "bandit", "--surrogate", f / "S.pt", "--objective", "max",
+                                   "--method", "fitted-q", "--out", f / "x.pt", *TINY_TRAIN],
+     "--iterations applies to --method ppo, not fitted-q"),
+    ("train-adversary", lambda f: ["--game", "bandit", "--surrogate", f / "S.pt", "--objective", "max",
+                                   "--passes", "2", "--out", f / "x.pt", *TINY_TRAIN],
+     "--passes applies to --method fitted-q, not ppo"),
+    ("train-adversary", lambda f: ["--game", "trust", "--surrogate", _trust_surrogate(f), "--objective", "max",
+                                   "--method", "fitted-q", "--out", f / "x.pt"],
+     "--method fitted-q needs a game where the adversary moves first (bandit, gonogo), not trust"),
     ("evaluate-adversary", lambda f: ["--adversary", f / "A.pt", "--against", f"model:{f / 'S.pt'}"],
      "--against must be surrogate:PATH or learner:NAME, got 'model:"),
     ("evaluate-adversary", lambda f: ["--adversary", f / "A.pt", "--against", "surrogate:"],

@@ -1,6 +1,6 @@
-"""A registered shaping adversary (a GRU policy carrying a human surrogate) served live: the server
-runs the surrogate on the participant's real trials, and a resume after a disconnect (and a
-restarted worker) replays it exactly (DESIGN.md, principle 4)."""
+"""A registered shaping adversary (a GRU policy, or per-trial Q-functions, carrying a human
+surrogate) served live: the server runs the surrogate on the participant's real trials, and a
+resume after a disconnect (and a restarted worker) replays it exactly (DESIGN.md, principle 4)."""
 
 import pytest
 import torch
@@ -10,6 +10,7 @@ from helpers import GAMES, SMALL_PARAMS, choose, connect, make_player, make_stud
 from shaping_core.games import TurnOrder, make_game
 from shaping_core.policies.checkpoint import load_policy, save_policy
 from shaping_core.policies.shaping import ShapingAdversary
+from shaping_core.policies.shaping_q import QShapingAdversary
 from shaping_core.surrogate.model import SurrogateNet
 from webapp.play.models import Trial
 from webapp.policies.services import policy_register
@@ -31,14 +32,23 @@ def surrogate_net(game, seed) -> SurrogateNet:
     return net
 
 
-def shaping_checkpoint(tmp_path, game_name, seed=0):
+def shaping_policy(game, kind, surrogate, net=None):
+    if kind == "shaping_q":
+        return QShapingAdversary(game, surrogate=surrogate, net=net, width=6)
+    return ShapingAdversary(game, {"hidden_size": 6}, surrogate=surrogate, net=net)
+
+
+def shaping_checkpoint(tmp_path, game_name, kind="shaping", seed=0):
     """An untrained shaping adversary for the tests' small game, saved as a real checkpoint."""
     game = make_game(game_name, PARAMS[game_name])
-    policy = ShapingAdversary(game, {"hidden_size": 6}, surrogate=surrogate_net(game, seed))
+    policy = shaping_policy(game, kind, surrogate_net(game, seed))
     with torch.no_grad():
-        for parameter in policy.net.parameters():
-            parameter.mul_(3)
-    return save_policy(tmp_path / f"{game_name}-shaping.pt", policy,
+        for name, parameter in policy.net.named_parameters():
+            # A greedy Q adversary's choice turns on differences between its Q values: without
+            # biases those follow the features rather than constants, and weights ten times the
+            # init (not more: its sigmoid would saturate into ties) make them differ visibly.
+            parameter.mul_(3 if kind == "shaping" else 0 if name.endswith("bias") else 10)
+    return save_policy(tmp_path / f"{game_name}-{kind}.pt", policy,
                        provenance={"objective": "max", "command": "test"})
 
 
@@ -65,13 +75,16 @@ def replay_probabilities(policy, game, trials, participant_actions=None):
     return torch.stack(replayed), torch.tensor(free)
 
 
-@pytest.mark.parametrize("game_name", GAMES)
-async def test_a_shaping_adversary_plays_live_and_resumes_exactly(tmp_path, game_name):
+KINDS = [(game, "shaping") for game in GAMES] + [("bandit", "shaping_q"), ("gonogo", "shaping_q")]
+
+
+@pytest.mark.parametrize("game_name, kind", KINDS)
+async def test_a_shaping_adversary_plays_live_and_resumes_exactly(tmp_path, game_name, kind):
     from webapp.policies import selectors
 
-    path = shaping_checkpoint(tmp_path, game_name)
+    path = shaping_checkpoint(tmp_path, game_name, kind)
     registered = await db(policy_register)(name=f"shaping-{game_name}", data=path.read_bytes())
-    assert registered.kind == "shaping" and registered.objective == "max"
+    assert registered.kind == kind and registered.objective == "max"
     study = await db(make_study)(game_name, params=PARAMS[game_name], conditions=[("shaping", f"policy:shaping-{game_name}", {}, 1)])
     participant = await db(make_player)(study)
     length = participant.episode_length
@@ -120,8 +133,7 @@ async def test_a_shaping_adversary_plays_live_and_resumes_exactly(tmp_path, game
                for t in trials]
     differs = (stored - replay_probabilities(policy, game, trials, flipped)[0]).abs().amax(dim=1) > 1e-3
     assert bool(differs[1:][free[1:]].any())
-    other = ShapingAdversary(game, policy.params.to_mapping(), surrogate=surrogate_net(game, seed=99),
-                             net=policy.net)
+    other = shaping_policy(game, kind, surrogate_net(game, seed=99), net=policy.net)
     differs = (stored - replay_probabilities(other, game, trials)[0]).abs().amax(dim=1) > 1e-3
     assert bool(differs[:half][free[:half]].any())
     assert bool(differs[half:][free[half:]].any()) or not bool(free[half:].any())

@@ -1,0 +1,245 @@
+"""Fitted Q iteration by backward induction: a shaping adversary planned against the surrogate.
+
+PPO learns from sampled episodes, and in the bandit most of what it samples is noise: whether a
+reward placed now pays off shows up, if at all, as a few more target choices fifty trials later,
+among a hundred coin flips of the participant. But the surrogate is a known model. Given its
+hidden state h_t and the game state at trial t, the participant's next choice has known
+probabilities, and the next state is a known function of (adversary action, choice). So the
+Bellman backup can be taken exactly, with no sampling noise at all:
+
+    Q_t(s, a) = sum_c p(c | h_t, a) [ r(s, a, c) + max_{a' allowed in s'} Q_{t+1}(s', a') ],
+    s' = (game.step(s, c, a), surrogate.step(h_t, what the participant saw)),   Q_T = 0.
+
+Q_t is a small MLP of the features a shaping adversary reads (policies/shaping_q.py), fitted by
+regression on those exact targets at states sampled at trial t; t runs from the last trial back to
+the first, so every target uses the already-fitted Q_{t+1} (finite-horizon dynamic programming
+with a learned function, as in fitted Q iteration, Ernst et al. 2005; the exact DP for a known
+Q-learner is experiments/bandit_optimum.py). The states come from playing the surrogate:
+
+- pass 0: every episode draws its own random preferences over the adversary's actions, so that
+  budgets are spent early in some episodes and late in others;
+- every later pass: the greedy policy of the previous pass with `explore` random actions, mixed
+  half and half with the previous pass's states, so that Q is accurate where a good adversary
+  goes.
+
+Each pass ends with the greedy policy played against the surrogate (`eval_episodes_per_pass`
+episodes), the learning curve. Objective MAX only (the adversary's own game reward), in games
+where the adversary moves first (the bandit, go/no-go): there the participant's choice
+probabilities after each adversary action are one surrogate step away.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+from tqdm import tqdm
+
+from ..games import Game, Objective, State, TurnOrder
+from ..participants import participant_view
+from ..policies.shaping import view_from_observation
+from ..policies.shaping_q import QShapingAdversary
+from ..surrogate.model import SurrogateNet
+
+
+@dataclass
+class FittedQSettings:
+    objective: str = "max"  # the only one: the adversary's own game reward
+    passes: int = 3  # rounds of (sample states, fit every Q_t backwards, evaluate)
+    episodes: int = 8192  # episodes sampled per pass; each gives one state per trial
+    fit_steps: int = 300  # Adam steps per trial (twice as many for the last trial, fitted from scratch)
+    minibatch: int = 1024  # states per Adam step
+    width: int = 128  # hidden units of each trial's MLP (two hidden layers)
+    learning_rate: float = 1e-3  # each Q_t starts from Q_{t+1}'s weights, so a small step suffices
+    explore: float = 0.1  # share of random actions when sampling states from the greedy policy
+    seed: int = 0
+    eval_episodes: int = 4096  # episodes of the final evaluation (adversary_training.run_training)
+    eval_episodes_per_pass: int = 1024  # episodes played by the greedy policy after each pass
+
+    def __post_init__(self):
+        if self.objective != Objective.MAX:
+            raise ValueError(f"fitted Q iteration trains the max objective only, not {self.objective!r}")
+        self.objective = str(Objective.MAX.value)
+        for name in ("passes", "episodes", "fit_steps", "minibatch", "width", "eval_episodes",
+                     "eval_episodes_per_pass"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
+        if not 0 <= self.explore <= 1:
+            raise ValueError(f"explore must lie in [0, 1], got {self.explore}")
+
+
+@dataclass
+class TrialStates:
+    """States sampled at one trial: the game's, the surrogate's hidden state [1, N, H] after
+    reading the previous trial, and the adversary's features [N, F] and allowed actions [N, A]."""
+
+    game_state: State
+    hidden: Tensor
+    features: Tensor
+    mask: Tensor
+
+    def take(self, rows: Tensor) -> TrialStates:
+        return TrialStates(_index_state(self.game_state, rows), self.hidden[:, rows],
+                           self.features[rows], self.mask[rows])
+
+    @staticmethod
+    def cat(parts: list[TrialStates]) -> TrialStates:
+        fields = [f.name for f in dataclasses.fields(parts[0].game_state)]
+        game_state = type(parts[0].game_state)(
+            **{f: torch.cat([getattr(p.game_state, f) for p in parts]) for f in fields})
+        return TrialStates(game_state, torch.cat([p.hidden for p in parts], dim=1),
+                           torch.cat([p.features for p in parts]), torch.cat([p.mask for p in parts]))
+
+
+def _index_state(state: State, rows: Tensor) -> State:
+    return type(state)(**{f.name: getattr(state, f.name)[rows] for f in dataclasses.fields(state)})
+
+
+def check_game(game: Game) -> None:
+    if game.spec.turn_order is not TurnOrder.ADVERSARY_FIRST:
+        raise ValueError(f"fitted Q iteration needs a game where the adversary moves first; "
+                         f"{game.spec.label} is {game.spec.turn_order}")
+
+
+def surrogate_features(adversary: QShapingAdversary, state: State, hidden: Tensor
+                       ) -> tuple[Tensor, Tensor, Tensor]:
+    """At the start of a trial: the surrogate reads the previous trial; returns (hidden, features,
+    allowed actions), exactly as QShapingAdversary.act_with_features computes them."""
+    game, surrogate = adversary.game, adversary.surrogate
+    observation = game.observe(state)
+    hidden = surrogate.step(view_from_observation(game, observation), hidden)
+    return hidden, adversary.features(observation, hidden), observation.action_mask
+
+
+def choice_probabilities(adversary: QShapingAdversary, state: State, hidden: Tensor,
+                         adversary_action: Tensor) -> Tensor:
+    """[N, C] the surrogate participant's choice probabilities after `adversary_action` (which
+    matters only where the participant sees it as a cue, as in go/no-go)."""
+    view = participant_view(adversary.game, state, adversary_action)
+    return torch.softmax(adversary.surrogate.logits_for(hidden[-1], view.cue), dim=-1)
+
+
+@torch.no_grad()
+def backup(adversary: QShapingAdversary, states: TrialStates, trial: int) -> Tensor:
+    """[N, A] exact Bellman targets of Q_trial, from the fitted Q_{trial+1} in adversary.net
+    (Q_T = 0). Entries for actions the rules forbid are meaningless (masked in the loss)."""
+    game, net = adversary.game, adversary.net
+    n, n_actions = states.features.shape[0], adversary.n_actions
+    n_choices = len(game.spec.participant_actions)
+    # Every (state, action, choice) triple as one row: [N * A * C].
+    rows = torch.arange(n, device=states.features.device).repeat_interleave(n_actions * n_choices)
+    actions = torch.arange(n_actions, device=rows.device).repeat_interleave(n_choices).repeat(n)
+    choices = torch.arange(n_choices, device=rows.device).repeat(n * n_actions)
+    game_state, hidden = _index_state(states.game_state, rows), states.hidden[:, rows]
+    probs = choice_probabilities(adversary, game_state, hidden, actions).gather(1, choices[:, None]).squeeze(1)
+    next_state, result = game.step(game_state, choices, actions)
+    value = result.adversary_reward
+    if trial + 1 < net.n_trials:
+        _, features, mask = surrogate_features(adversary, next_state, hidden)
+        q_next = net.at(trial + 1, features).masked_fill(~mask, float("-inf"))
+        value = value + q_next.max(dim=1).values
+    return (probs * value).view(n, n_actions, n_choices).sum(dim=2)
+
+
+@torch.no_grad()
+def sample_states(adversary: QShapingAdversary, episodes: int, behaviour: str, settings: FittedQSettings,
+                  generator: torch.Generator, device) -> list[TrialStates]:
+    """Play `episodes` against the surrogate and keep the states of every trial. `behaviour` is
+    "random" (per-episode random action preferences) or "greedy" (greedy on adversary.net, with
+    settings.explore random actions)."""
+    game = adversary.game
+    state = game.init(episodes, generator=generator, device=device)
+    hidden = adversary.surrogate.initial_hidden(episodes, device)
+    # Dirichlet(1, ..., 1) preferences over the actions: Exp(1) draws (normalised by multinomial).
+    preferences = -torch.log1p(-torch.rand(episodes, adversary.n_actions, generator=generator, device=device))
+    kept = []
+    for trial in range(game.max_trials):
+        hidden, features, mask = surrogate_features(adversary, state, hidden)
+        kept.append(TrialStates(state, hidden, features, mask))
+        if behaviour == "random":
+            # A draw of exactly 0 for every allowed action is all but impossible; the tiny floor
+            # keeps multinomial valid even then.
+            action = torch.multinomial((preferences + 1e-12) * mask, 1, generator=generator).squeeze(1)
+        else:
+            greedy = adversary.net.at(trial, features).masked_fill(~mask, float("-inf")).argmax(dim=1)
+            uniform = torch.multinomial(mask.float(), 1, generator=generator).squeeze(1)
+            explore = torch.rand(episodes, generator=generator, device=device) < settings.explore
+            action = torch.where(explore, uniform, greedy)
+        probs = choice_probabilities(adversary, state, hidden, action)
+        choice = torch.multinomial(probs, 1, generator=generator).squeeze(1)
+        state, _ = game.step(state, choice, action)
+    return kept
+
+
+def fit_trial(adversary: QShapingAdversary, states: TrialStates, trial: int,
+              settings: FittedQSettings, generator: torch.Generator) -> float:
+    """Fit Q_trial to its exact targets (masked MSE); returns the RMSE on all the states, in units
+    of the game's rewards."""
+    net = adversary.net
+    target = backup(adversary, states, trial) / net.scale(trial)
+    mask = states.mask.float()
+    target = torch.where(states.mask, target, 0.0)
+    mlp = net.trials[trial]
+    last = trial + 1 >= net.n_trials
+    if not last:  # start from the next trial's function: neighbouring Q_t are alike
+        mlp.load_state_dict(net.trials[trial + 1].state_dict())
+    optimizer = torch.optim.Adam(mlp.parameters(), lr=settings.learning_rate * (3 if last else 1))
+    n = states.features.shape[0]
+    with torch.enable_grad():
+        for _ in range(settings.fit_steps * (2 if last else 1)):
+            rows = torch.randint(n, (min(settings.minibatch, n),), generator=generator,
+                                 device=generator.device)
+            error = (net.per_trial(trial, states.features[rows]) - target[rows]) ** 2 * mask[rows]
+            loss = error.sum() / mask[rows].sum().clamp_min(1)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    with torch.no_grad():
+        error = (net.per_trial(trial, states.features) - target) ** 2 * mask
+        return float((error.sum() / mask.sum()).sqrt() * net.scale(trial))
+
+
+def fit_q_adversary(game: Game, surrogate: SurrogateNet, settings: FittedQSettings, *,
+                    device: torch.device | str = "cpu", progress: bool = True,
+                    ) -> tuple[QShapingAdversary, list[dict[str, float]]]:
+    """Plan an adversary against the surrogate; return it and one learning-curve row per pass."""
+    # Imported here: adversary_training imports this module (run_training dispatches to it).
+    from ..adversary_training import evaluate
+    from ..surrogate.model import SurrogateParticipant
+
+    check_game(game)
+    torch.manual_seed(settings.seed)
+    generator = torch.Generator(device=device).manual_seed(settings.seed)
+    adversary = QShapingAdversary(game, surrogate=surrogate, width=settings.width)
+    adversary.reset(1, device)  # moves the networks to the device
+    adversary.net.requires_grad_(True)
+    participant = SurrogateParticipant(game, surrogate.to(device))
+    curve = []
+    states: list[TrialStates] | None = None
+    for iteration in range(settings.passes):
+        fresh = settings.episodes if states is None else settings.episodes // 2
+        sampled = sample_states(adversary, fresh, "random" if states is None else "greedy",
+                                settings, generator, device)
+        if states is not None:  # keep half of the previous pass's states
+            sampled = [TrialStates.cat([old.take(torch.arange(settings.episodes - fresh, device=device)), new])
+                       for old, new in zip(states, sampled)]
+        states = sampled
+        errors = []
+        for trial in tqdm(reversed(range(game.max_trials)), total=game.max_trials,
+                          desc=f"pass {iteration + 1}/{settings.passes}", disable=not progress):
+            errors.append(fit_trial(adversary, states[trial], trial, settings, generator))
+        with torch.no_grad():
+            first = states[0]
+            predicted = adversary.net.at(0, first.features).masked_fill(~first.mask, float("-inf"))
+        row = {"iteration": iteration,
+               **evaluate(game, adversary, participant, settings.eval_episodes_per_pass,
+                          seed=settings.seed + 1000 + iteration, device=device),
+               "predicted_adversary_return": float(predicted.max(dim=1).values.mean()),
+               "fit_rmse_mean": sum(errors) / len(errors), "fit_rmse_max": max(errors)}
+        curve.append(row)
+    adversary.net.requires_grad_(False)
+    return adversary, curve

@@ -1,0 +1,228 @@
+"""Fitted Q iteration against the surrogate (shaping_core/algorithms/fitted_q.py) and the adversary
+it produces (policies/shaping_q.py): exact backups, the optimum of tiny games, checkpoints, replay."""
+
+import math
+
+import pytest
+import torch
+
+from shaping_core.adversary_training import evaluate, run_training
+from shaping_core.algorithms.fitted_q import (FittedQSettings, TrialStates, backup, check_game,
+                                              choice_probabilities, fit_q_adversary, sample_states,
+                                              surrogate_features)
+from shaping_core.games import make_game
+from shaping_core.learners import make_learner
+from shaping_core.policies.checkpoint import load_policy, save_policy
+from shaping_core.policies.shaping_q import QShapingAdversary, TrialQNet
+from shaping_core.simulation import play_episodes
+from shaping_core.surrogate.model import SurrogateParticipant
+
+from helpers import random_surrogate
+
+# Small enough to solve by enumerating every adversary action and participant choice.
+TINY = {"bandit": {"trials": 4, "rewards_per_option": 1}, "gonogo": {"trials": 4, "nogo_trials": 2}}
+
+
+def start(adversary, batch_size=1):
+    game = adversary.game
+    state = game.init(batch_size)
+    hidden, features, mask = surrogate_features(adversary, state, adversary.surrogate.initial_hidden(batch_size))
+    return state, hidden, features, mask
+
+
+def expectimax(adversary, state, hidden, trial, policy=None) -> float:
+    """The best expected adversary return from `trial` on, for one episode in `state` whose
+    surrogate has read the trials before (`hidden`), by enumerating every action and choice; with
+    `policy` (features, mask, trial -> action) the expected return of that policy instead."""
+    game = adversary.game
+    if trial == game.max_trials:
+        return 0.0
+    observation = game.observe(state)
+    features, mask = adversary.features(observation, hidden), observation.action_mask
+    allowed = [policy(features, mask, trial)] if policy else [a for a in range(adversary.n_actions) if mask[0, a]]
+    best = -math.inf
+    for a in allowed:
+        action = torch.tensor([a])
+        probs = choice_probabilities(adversary, state, hidden, action)[0]
+        value = 0.0
+        for c in range(len(game.spec.participant_actions)):
+            next_state, result = game.step(state, torch.tensor([c]), action)
+            next_hidden = surrogate_features(adversary, next_state, hidden)[0]
+            value += float(probs[c]) * (float(result.adversary_reward[0])
+                                        + expectimax(adversary, next_state, next_hidden, trial + 1, policy))
+        best = max(best, value)
+    return best
+
+
+# Seeds whose surrogate is steerable in the tiny game: the best and the worst of two fixed
+# adversaries differ by more than half a point (bandit: 3.25 against 2.66; go/no-go: 3.86 against
+# 3.10), so finding the optimum is a real test.
+STEERABLE = {"bandit": 1, "gonogo": 0}
+
+
+def solved(game_name, seed=None):
+    """The tiny game and a random surrogate whose inputs weigh three times as much again, so that
+    what the participant saw moves its choices strongly."""
+    game = make_game(game_name, TINY[game_name])
+    surrogate = random_surrogate(game, hidden_size=3, seed=STEERABLE[game_name] if seed is None else seed)
+    with torch.no_grad():
+        surrogate.gru.weight_ih_l0.mul_(3)
+    return game, surrogate
+
+
+@pytest.mark.parametrize("game_name", ["bandit", "gonogo"])
+def test_the_last_trials_backup_is_the_expected_reward(game_name):
+    game, surrogate = solved(game_name)
+    adversary = QShapingAdversary(game, surrogate=surrogate, width=8)
+    states = sample_states(adversary, 16, "random", FittedQSettings(), torch.Generator().manual_seed(0), "cpu")
+    last = game.max_trials - 1
+    targets = backup(adversary, states[last], last)
+    for a in range(adversary.n_actions):
+        action = torch.full((16,), a)
+        probs = choice_probabilities(adversary, states[last].game_state, states[last].hidden, action)
+        _, result0 = game.step(states[last].game_state, torch.zeros(16, dtype=torch.long), action)
+        _, result1 = game.step(states[last].game_state, torch.ones(16, dtype=torch.long), action)
+        expected = probs[:, 0] * result0.adversary_reward + probs[:, 1] * result1.adversary_reward
+        allowed = states[last].mask[:, a]
+        assert torch.allclose(targets[allowed, a], expected[allowed], atol=1e-6)
+
+
+def test_go_nogo_choice_probabilities_depend_on_the_cue_and_the_bandits_do_not():
+    for game_name, differs in (("gonogo", True), ("bandit", False)):
+        game, surrogate = solved(game_name)
+        adversary = QShapingAdversary(game, surrogate=surrogate, width=8)
+        state, hidden, _, _ = start(adversary, 4)
+        first = choice_probabilities(adversary, state, hidden, torch.zeros(4, dtype=torch.long))
+        second = choice_probabilities(adversary, state, hidden, torch.ones(4, dtype=torch.long))
+        assert torch.allclose(first.sum(dim=1), torch.ones(4))
+        assert (not torch.allclose(first, second, atol=1e-4)) == differs
+
+
+@pytest.mark.parametrize("game_name", ["bandit", "gonogo"])
+def test_fitted_q_finds_the_optimum_of_a_tiny_game(game_name, one_thread):
+    game, surrogate = solved(game_name)
+    settings = FittedQSettings(passes=2, episodes=512, fit_steps=300, minibatch=256, width=32, learning_rate=3e-3,
+                               eval_episodes_per_pass=64)
+    adversary, curve = fit_q_adversary(game, surrogate, settings, progress=False)
+    state, hidden, features, mask = start(adversary)
+    optimum = expectimax(adversary, state, hidden, 0)
+
+    def greedy(features, mask, trial):
+        return int(adversary.net.at(trial, features).masked_fill(~mask, -math.inf).argmax())
+
+    achieved = expectimax(adversary, state, hidden, 0, policy=greedy)
+    predicted = float(adversary.net.at(0, features).masked_fill(~mask, -math.inf).max())
+    # Optimal up to near-ties: actions whose values differ by less than the fit error.
+    assert achieved == pytest.approx(optimum, abs=0.01)
+    assert predicted == pytest.approx(optimum, abs=0.05)
+    assert len(curve) == 2 and {"target_rate" if game_name == "bandit" else "error_rate",
+                                "predicted_adversary_return", "fit_rmse_mean"} <= set(curve[-1])
+
+
+@pytest.mark.parametrize("game_name", ["bandit", "gonogo"])
+def test_in_the_tiny_games_the_adversarys_choices_matter(game_name):
+    """So that the test above means something: fixed adversaries do much worse than the optimum."""
+    game, surrogate = solved(game_name)
+    adversary = QShapingAdversary(game, surrogate=surrogate, width=8)
+    state, hidden, _, _ = start(adversary)
+    optimum = expectimax(adversary, state, hidden, 0)
+    fixed = [expectimax(adversary, state, hidden, 0, policy=lambda f, mask, t, end=end: int(mask[0].nonzero()[end]))
+             for end in (0, -1)]  # always the lowest / the highest allowed action
+    assert optimum > min(fixed) + 0.5
+
+
+def test_sampled_states_follow_the_rules_and_mix_on_later_passes():
+    game, surrogate = solved("bandit")
+    adversary = QShapingAdversary(game, surrogate=surrogate, width=8)
+    generator = torch.Generator().manual_seed(0)
+    states = sample_states(adversary, 32, "random", FittedQSettings(), generator, "cpu")
+    assert len(states) == game.max_trials
+    assert [int(s.game_state.trial.unique()) for s in states] == list(range(game.max_trials))
+    budget = torch.stack([s.game_state.budget_left for s in states])  # [T, N, 2]
+    assert bool((budget[1:] <= budget[:-1]).all()) and bool((budget >= 0).all())
+    greedy = sample_states(adversary, 8, "greedy", FittedQSettings(explore=0.0), generator, "cpu")
+    mixed = TrialStates.cat([states[1].take(torch.arange(4)), greedy[1]])
+    assert mixed.features.shape[0] == 12 and mixed.hidden.shape[1] == 12
+
+
+@pytest.mark.parametrize("game_name", ["ipd", "trust"])
+def test_games_where_the_adversary_does_not_move_first_are_refused(game_name):
+    with pytest.raises(ValueError, match="adversary moves first"):
+        check_game(make_game(game_name))
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"objective": "adalign"}, "max objective only"),
+    ({"passes": 0}, "passes must be at least 1"),
+    ({"explore": 1.5}, "explore must lie in"),
+    ({"learning_rate": 0}, "learning_rate must be positive"),
+])
+def test_bad_fitted_q_settings_are_refused(changes, message):
+    with pytest.raises(ValueError, match=message):
+        FittedQSettings(**changes)
+
+
+def test_a_q_network_for_another_game_shape_is_refused():
+    game, surrogate = solved("bandit")
+    adversary = QShapingAdversary(game, surrogate=surrogate, width=8)
+    with pytest.raises(ValueError, match="Q-network is for 4 trials"):
+        QShapingAdversary(make_game("bandit", {"trials": 6, "rewards_per_option": 1}),
+                          surrogate=surrogate, net=adversary.net)
+
+
+def test_trial_q_net_evaluates_rows_at_different_trials():
+    net = TrialQNet(n_trials=3, n_features=5, n_actions=2, width=4)
+    x = torch.randn(6, 5)
+    trial = torch.tensor([0, 2, 1, 0, 3, 2])
+    out = net(x, trial)
+    for row in range(6):
+        t = int(trial[row])
+        expected = torch.zeros(2) if t == 3 else net.at(t, x[row:row + 1])[0]
+        assert torch.allclose(out[row], expected)
+    assert net.scale(0) == 3 and net.scale(2) == 1
+
+
+def test_a_saved_q_adversary_loads_with_its_surrogate_and_plays_the_same(tmp_path, one_thread):
+    game, surrogate = solved("gonogo", seed=4)
+    settings = FittedQSettings(passes=1, episodes=64, fit_steps=20, minibatch=64, width=8,
+                               eval_episodes_per_pass=16)
+    adversary, _ = fit_q_adversary(game, surrogate, settings, progress=False)
+    loaded = load_policy(save_policy(tmp_path / "Q.pt", adversary, settings={"passes": 1}))
+    assert isinstance(loaded, QShapingAdversary) and loaded.net.shape() == adversary.net.shape()
+    participant = make_learner("q_learning", game)
+    played = [play_episodes(game, participant, policy, 16, generator=torch.Generator().manual_seed(5))
+              for policy in (adversary, loaded)]
+    assert torch.equal(played[0].adversary_actions, played[1].adversary_actions)
+    assert torch.equal(played[0].participant_actions, played[1].participant_actions)
+    assert bool((played[0].adversary_log_probs == 0).all())  # greedy: one-hot probabilities
+
+
+def test_replaying_stored_trials_rebuilds_the_adversarys_choices(one_thread):
+    game, surrogate = solved("bandit", seed=5)
+    adversary = QShapingAdversary(game, surrogate=surrogate, width=8)
+    with torch.no_grad():
+        for parameter in adversary.net.parameters():
+            parameter.mul_(3)
+    episodes = play_episodes(game, make_learner("random", game), adversary, 6,
+                             generator=torch.Generator().manual_seed(1))
+    for b in range(6):
+        state, memory = game.init(1), adversary.reset(1)
+        for t in range(game.max_trials):
+            probs, memory = adversary.act(game.observe(state), memory)
+            assert int(probs.argmax()) == int(episodes.adversary_actions[b, t])
+            state, _ = game.step(state, episodes.participant_actions[b:b + 1, t],
+                                 episodes.adversary_actions[b:b + 1, t])
+
+
+def test_run_training_with_fitted_q_settings_writes_a_servable_checkpoint(tmp_path, one_thread):
+    game, surrogate = solved("bandit", seed=1)
+    settings = FittedQSettings(passes=2, episodes=64, fit_steps=10, minibatch=64, width=8,
+                               eval_episodes=64, eval_episodes_per_pass=16)
+    summary = run_training(game=game, surrogate=surrogate, surrogate_spec={}, surrogate_path="S.pt",
+                           settings=settings, out=tmp_path / "A.pt", device="cpu", log=lambda line: None)
+    assert summary["method"] == "fitted-q" and 0 <= summary["target_rate"] <= 1
+    assert {p.name for p in (tmp_path / "A").iterdir()} == {"config.json", "metrics.json", "learning_curve.png"}
+    loaded = load_policy(tmp_path / "A.pt")
+    assert isinstance(loaded, QShapingAdversary)
+    again = evaluate(game, loaded, SurrogateParticipant(game, surrogate), 64, seed=settings.seed + 1)
+    assert again["target_rate"] == pytest.approx(summary["target_rate"])
