@@ -87,6 +87,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     surrogate.add_argument("--folds", type=int, default=5)
     surrogate.add_argument("--max-epochs", type=int, default=150)
     surrogate.add_argument("--patience", type=int, default=25)
+    surrogate.add_argument("--no-mirror-options", action="store_true",
+                           help="bandit: do not also train on the sequences' mirror images")
     adversary = parser.add_argument_group("adversary (defaults: AdversarySettings, FittedQSettings)")
     adversary.add_argument("--method", choices=("ppo", "fitted-q"), default="ppo")
     adversary.add_argument("--iterations", type=int, default=None, help="ppo")
@@ -130,7 +132,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                             if args.learner else None)
         args.settings = SurrogateSettings(hidden_sizes=args.hidden_sizes, folds=args.folds,
                                           max_epochs=args.max_epochs, patience=args.patience,
-                                          seed=args.data_seed, device=args.device)
+                                          seed=args.data_seed, device=args.device,
+                                          mirror_options=not args.no_mirror_options)
     except (ParamsError, ValueError) as error:
         parser.error(str(error))
     return args

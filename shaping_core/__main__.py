@@ -97,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--patience", type=positive, default=25,
                      help="stop a size after this many epochs without improvement (default 25)")
     fit.add_argument("--seed", type=nonnegative, default=0)
+    fit.add_argument("--no-mirror-options", action="store_true",
+                     help="bandit: train on the sequences as recorded only, not also on their mirror "
+                          "images with the options swapped (see shaping_core/surrogate/fit.py)")
     fit.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     fit.add_argument("--threads", type=positive, default=2, help="CPU threads for torch (default 2)")
     fit.set_defaults(subparser=fit)
@@ -146,6 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="needed only when neither side is a checkpoint")
     versus.add_argument("--game-params", type=json_object, default={}, metavar="JSON")
     versus.add_argument("--episodes", type=positive, default=4096, help="default 4096")
+    versus.add_argument("--no-counterbalance", action="store_true",
+                        help="bandit: play the surrogate itself in every episode, not half the "
+                             "episodes its mirror image (see SurrogateParticipant)")
     versus.add_argument("--seed", type=nonnegative, default=0)
     versus.set_defaults(subparser=versus)
     return parser
@@ -230,7 +236,8 @@ def _fit_surrogate(args: argparse.Namespace) -> dict:
         game = make_game(args.game, args.game_params)
         settings = SurrogateSettings(hidden_sizes=args.hidden_sizes, folds=args.folds,
                                      max_epochs=args.max_epochs, patience=args.patience,
-                                     seed=args.seed, device=args.device)
+                                     seed=args.seed, device=args.device,
+                                     mirror_options=not args.no_mirror_options)
     except (ParamsError, ValueError) as error:
         fail(str(error))
     sequences = _load_sequences_or_fail(args, game)
@@ -356,12 +363,15 @@ def _evaluate_adversary(args: argparse.Namespace) -> dict:
                      f"{flag} is for {other.spec.name} {other.params.to_mapping()}")
         if adversary is None:
             adversary = make_policy(args.adversary, game, args.adversary_params)
-        participant = (SurrogateParticipant(game, surrogate.net) if surrogate is not None
-                       else make_learner(target, game, args.learner_params))
+        if args.no_counterbalance and surrogate is None:
+            fail("--no-counterbalance applies to --against surrogate:PATH")
+        participant = (SurrogateParticipant(game, surrogate.net, counterbalance=False if args.no_counterbalance else None)
+                       if surrogate is not None else make_learner(target, game, args.learner_params))
     except (ParamsError, SurrogateCheckpointError, FileNotFoundError) as error:
         fail(str(error))
     summary = evaluate(game, adversary, participant, args.episodes, seed=args.seed)
-    return {**summary, "game": game.spec.name, "adversary": args.adversary,
+    counterbalanced = {"counterbalanced": participant.counterbalance} if surrogate is not None else {}
+    return {**summary, **counterbalanced, "game": game.spec.name, "adversary": args.adversary,
             "against": args.against, "seed": args.seed}
 
 

@@ -48,6 +48,21 @@ class TrialSequences:
         return sequence_views(self.game, self.participant_actions, self.participant_rewards,
                               self.adversary_actions)
 
+    @property
+    def can_mirror(self) -> bool:
+        return self.game.mirror(self.participant_actions[:0], self.adversary_actions[:0]) is not None
+
+    def with_mirror_images(self) -> TrialSequences:
+        """These sequences followed by each one with the participant's options swapped
+        (Game.mirror): what a participant-side symmetry of the game implies about the data."""
+        mirrored = self.game.mirror(self.participant_actions, self.adversary_actions)
+        if mirrored is None:
+            raise ValueError(f"{self.game.spec.label} has no mirror image: its actions are not interchangeable")
+        participant, adversary = mirrored
+        return TrialSequences(self.game, torch.cat([self.participant_actions, participant]),
+                              self.participant_rewards.repeat(2, 1), torch.cat([self.adversary_actions, adversary]),
+                              self.ids + [f"{i} (mirrored)" for i in self.ids], dict(self.provenance))
+
     def subset(self, index: Tensor | list[int]) -> TrialSequences:
         index = torch.as_tensor(index, dtype=torch.long)
         return TrialSequences(self.game, self.participant_actions[index],

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
 from torch import Tensor
 
 from . import budget
@@ -66,6 +67,13 @@ class ChoiceEngineeringBandit(budget.BudgetedGame[BanditParams]):
         target_reward = (participant_action == self.params.target_option).float()
         return self._advance(state, participant_action, applied, chosen_reward, target_reward,
                              budget_left=state.budget_left - assigned.long())
+
+    def mirror(self, participant_actions: Tensor, adversary_actions: Tensor) -> tuple[Tensor, Tensor]:
+        # Option k becomes option 1 - k; the reward bits (none, option0, option1, both) swap too.
+        participant = torch.where(participant_actions >= 0, 1 - participant_actions, participant_actions)
+        bits = budget.action_to_bits(adversary_actions.clamp_min(0), 2)
+        swapped = bits[..., 1].long() + 2 * bits[..., 0].long()
+        return participant, torch.where(adversary_actions >= 0, swapped, adversary_actions)
 
     def participant_feedback(self, participant_action, adversary_action, participant_reward,
                              adversary_reward):

@@ -217,6 +217,13 @@ class Game(ABC, Generic[ParamsT, StateT]):
         take the response as it is; a game with a response window overrides this."""
         return action
 
+    def mirror(self, participant_actions: Tensor, adversary_actions: Tensor) -> tuple[Tensor, Tensor] | None:
+        """The same trials with the participant's options swapped, in games where a person tells
+        them apart only by what they earned (the bandit; its platform shows the target on a side
+        counterbalanced across participants). Actions of any shape, -1 (none) kept. None in games
+        whose actions mean different things (cooperate/defect, go/no-go, amounts)."""
+        return None
+
     # --- what the participant is shown (one trial, plain Python, for the live server) --------
 
     def participant_cue(self, adversary_action: int) -> dict[str, Any]:

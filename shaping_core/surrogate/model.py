@@ -18,6 +18,8 @@ simulations exactly like a synthetic learner.
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -102,22 +104,71 @@ class SurrogateNet(nn.Module):
         return torch.cat([h, torch.softmax(self.all_logits(h), dim=-1).flatten(1)], dim=1)
 
 
+@dataclass(frozen=True)
+class Orientation:
+    """Which episodes of a counterbalanced batch play the surrogate's mirror image, in the form a
+    rollout step uses: one table lookup per input and one gather for the choice probabilities."""
+
+    mirrored: Tensor  # [B] bool
+    own_index: Tensor  # [B] long: 1 + (the table's half for this episode), added to an action
+    seen_index: Tensor  # [B] long: the same for the adversary's actions
+    choice_order: Tensor  # [B, n] long: which of the surrogate's probabilities each option takes
+
+
 class SurrogateParticipant(ParticipantModel):
-    """A fitted surrogate playing as a participant (see model docstring)."""
+    """A fitted surrogate playing as a participant (see model docstring).
+
+    In a game whose options are interchangeable labels (the bandit, `Game.mirror`) the platform
+    counterbalances the target's side across participants, so a simulated population is too:
+    `counterbalance` (the default there) makes every episode, drawn at `reset`, either the
+    surrogate or its mirror image, which sees and chooses option k as 1 - k. A surrogate fitted
+    on screen sides may prefer one of them; without this, that preference would count for or
+    against the adversary depending on the side its target happens to have in the data
+    (docs/loop.md). Its state is then (hidden, Orientation).
+    """
 
     name, label = "surrogate", "Human surrogate (GRU)"
     games = ("ipd", "bandit", "gonogo", "trust")
 
-    def __init__(self, game: Game, net: SurrogateNet):
+    def __init__(self, game: Game, net: SurrogateNet, counterbalance: bool | None = None):
         super().__init__(game)
         self.net = net
+        # Tables indexed by action + 1 (-1 is "none"): the actions as they are, then as the mirror
+        # image sees them. Looked up per trial, they keep the counterbalancing to a few percent of
+        # a rollout's time (experiments/bench_rollout.py).
+        own = torch.arange(-1, len(game.spec.participant_actions))
+        seen = torch.arange(-1, len(game.spec.adversary_actions))
+        mirrored = game.mirror(own, torch.full_like(own, -1))
+        if counterbalance and mirrored is None:
+            raise ValueError(f"{game.spec.label} has no mirror image to counterbalance")
+        self.counterbalance = mirrored is not None if counterbalance is None else counterbalance
+        if mirrored is not None:
+            self.own_table = torch.cat([own, mirrored[0]])
+            self.seen_table = torch.cat([seen, game.mirror(torch.full_like(seen, -1), seen)[1]])
 
     def reset(self, batch_size, *, generator=None, device="cpu") -> Any:
         # The episodes' device is only known here (as for ShapingAdversary.reset).
         self.net.to(device)
-        return self.net.initial_hidden(batch_size, device)
+        hidden = self.net.initial_hidden(batch_size, device)
+        if not self.counterbalance:
+            return hidden
+        mirrored = torch.rand(batch_size, generator=generator, device=device) < 0.5
+        self.own_table, self.seen_table = self.own_table.to(device), self.seen_table.to(device)
+        n_own, n_seen = len(self.own_table) // 2, len(self.seen_table) // 2
+        options = self.own_table[1:n_own]
+        order = torch.where(mirrored.unsqueeze(1), self.own_table[n_own + 1:], options)
+        return hidden, Orientation(mirrored, 1 + n_own * mirrored.long(), 1 + n_seen * mirrored.long(), order)
 
     @torch.no_grad()
-    def act(self, view: ParticipantView, hidden: Tensor) -> tuple[Tensor, Tensor]:
-        hidden = self.net.step(view, hidden)
-        return torch.softmax(self.net.logits_for(hidden[-1], view.cue), dim=-1), hidden
+    def act(self, view: ParticipantView, state) -> tuple[Tensor, Any]:
+        if not self.counterbalance:
+            hidden = self.net.step(view, state)
+            return torch.softmax(self.net.logits_for(hidden[-1], view.cue), dim=-1), hidden
+        hidden, orientation = state
+        changes = {"last_action": self.own_table[view.last_action + orientation.own_index]}
+        if self.game.spec.participant_sees is not Sight.NOTHING:
+            changes["last_seen"] = self.seen_table[view.last_seen + orientation.seen_index]
+        hidden = self.net.step(dataclasses.replace(view, **changes), hidden)
+        probs = torch.softmax(self.net.logits_for(hidden[-1], view.cue), dim=-1)
+        # The mirror image picks option k with the probability the surrogate gives its mirror.
+        return probs.gather(1, orientation.choice_order), (hidden, orientation)

@@ -281,7 +281,8 @@ def test_the_adversarys_surrogate_tracks_the_surrogate_participant_exactly(game_
             given.append(probs)
             return probs, hidden
 
-    episodes = play(game, Recorded(game, surrogate), adversary, batch_size=6, seed=1)
+    # Not counterbalanced: every participant is the surrogate itself, never its mirror image.
+    episodes = play(game, Recorded(game, surrogate, counterbalance=False), adversary, batch_size=6, seed=1)
     n = len(game.spec.participant_actions)
     n_cues = len(game.spec.adversary_actions) if game.spec.participant_sees is Sight.CUE else 1
     predicted = episodes.adversary_features[:, :-1, -n_cues * n:].unflatten(-1, (n_cues, n))

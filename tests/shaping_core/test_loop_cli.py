@@ -79,6 +79,16 @@ def test_fit_surrogate_writes_a_checkpoint_and_its_report(loop):
     assert surrogate.spec["selection"]["hidden_size"] == fitted["hidden_size"]
 
 
+def test_bandit_surrogates_are_fitted_on_mirror_images_unless_told_not_to(loop):
+    assert load_surrogate(loop["surrogate"]).spec["settings"]["mirror_options"] is True
+    run(["fit-surrogate", "--game", "bandit", "--game-params", BANDIT_JSON, "--data", loop["data"],
+         "--out", loop["folder"] / "S-as-recorded.pt", "--no-mirror-options", *TINY_FIT])
+    as_recorded = load_surrogate(loop["folder"] / "S-as-recorded.pt")
+    assert as_recorded.spec["settings"]["mirror_options"] is False
+    mirrored = load_surrogate(loop["surrogate"]).net.state_dict()
+    assert any(not torch.equal(tensor, mirrored[name]) for name, tensor in as_recorded.net.state_dict().items())
+
+
 def test_evaluate_surrogate_prints_its_nll_on_the_data(loop):
     summary, _ = run(["evaluate-surrogate", "--model", loop["surrogate"], "--data", loop["data"]])
     assert {"nll_per_choice", "accuracy", "choices"} <= set(summary)
@@ -134,6 +144,15 @@ def test_evaluate_adversary_against_the_surrogate(loop):
     again, _ = run(["evaluate-adversary", "--adversary", loop["adversary"],
                     "--against", f"surrogate:{loop['surrogate']}", "--episodes", "64"])
     assert again == summary  # seeded
+
+
+def test_evaluate_adversary_counterbalances_the_bandit_surrogate_unless_told_not_to(loop):
+    both, _ = run(["evaluate-adversary", "--adversary", loop["adversary"],
+                   "--against", f"surrogate:{loop['surrogate']}", "--episodes", "64"])
+    itself, _ = run(["evaluate-adversary", "--adversary", loop["adversary"],
+                     "--against", f"surrogate:{loop['surrogate']}", "--episodes", "64", "--no-counterbalance"])
+    assert both["counterbalanced"] is True and itself["counterbalanced"] is False
+    assert both["participant_return"] != itself["participant_return"]
 
 
 def test_evaluate_adversary_classic_against_a_learner():
@@ -250,6 +269,9 @@ BAD_ARGUMENTS = [
     ("evaluate-adversary", lambda f: ["--adversary", f / "A.pt", "--against", "learner:q_learning",
                                       "--game", "ipd"],
      "--adversary is for bandit"),
+    ("evaluate-adversary", lambda f: ["--adversary", "random_schedule", "--against", "learner:q_learning",
+                                      "--game", "bandit", "--no-counterbalance"],
+     "--no-counterbalance applies to --against surrogate:PATH"),
     ("evaluate-adversary", lambda f: ["--adversary", "random_schedule", "--against", "learner:q_learning"],
      "name the game with --game"),
     ("evaluate-adversary", lambda f: ["--adversary", "random_schedule", "--against", "learner:nobody",

@@ -1,6 +1,7 @@
 """The human surrogate: shaping_core/surrogate (the GRU model, fitting with cross-validation, and
 its checkpoint)."""
 
+import dataclasses
 import io
 import math
 
@@ -229,6 +230,103 @@ def test_the_same_seed_gives_the_same_fit(fitted):
         assert torch.equal(again.net.state_dict()[name], tensor), name
 
 
+# --- mirror images (bandit options differ only in what they earn) -----------------------------------
+
+
+def test_a_counterbalanced_surrogate_participant_is_the_surrogate_or_its_mirror_image():
+    game = make_game("bandit", GAME_PARAMS["bandit"])
+    net = random_net(game, seed=4)
+    population = SurrogateParticipant(game, net)
+    assert population.counterbalance  # the default where the game has a mirror image
+    assert not SurrogateParticipant(make_game("ipd", GAME_PARAMS["ipd"]), random_net(make_game("ipd"))).counterbalance
+    with pytest.raises(ValueError, match="no mirror image"):
+        SurrogateParticipant(make_game("ipd"), random_net(make_game("ipd")), counterbalance=True)
+    hidden, orientation = population.reset(400, generator=torch.Generator().manual_seed(0))
+    mirrored = orientation.mirrored
+    assert 150 < int(mirrored.sum()) < 250  # about half
+    plain = SurrogateParticipant(game, net, counterbalance=False)
+    plain_hidden = plain.reset(400)
+    g = torch.Generator().manual_seed(1)
+    for trial in range(4):
+        action = torch.randint(0, 2, (400,), generator=g) if trial else torch.full((400,), -1)
+        reward = torch.randint(0, 2, (400,), generator=g).float() * (action >= 0)
+        view = ParticipantView(trial=torch.full((400,), trial), last_action=action, last_reward=reward,
+                               last_seen=torch.full((400,), -1), cue=torch.full((400,), -1))
+        probs, (hidden, _) = population.act(view, (hidden, orientation))
+        seen_as = torch.where(mirrored & (action >= 0), 1 - action, action)
+        expected, plain_hidden = plain.act(dataclasses.replace(view, last_action=seen_as), plain_hidden)
+        expected = torch.where(mirrored.unsqueeze(1), expected.flip(1), expected)
+        assert torch.allclose(probs, expected, atol=1e-6)
+
+
+def test_counterbalancing_cancels_a_side_bias_under_a_symmetric_schedule():
+    data = side_biased_sequences()
+    result = fit_surrogate(data, tiny_settings(hidden_sizes=(2,), mirror_options=False), progress=False)
+    game, schedule = data.game, make_policy("random_schedule", data.game)
+    rates = {}
+    for counterbalance in (False, True):
+        episodes = play_episodes(game, SurrogateParticipant(game, result.net, counterbalance=counterbalance),
+                                 schedule, 2000, generator=torch.Generator().manual_seed(3))
+        rates[counterbalance] = float((episodes.participant_actions == 0).float().mean())
+    assert rates[False] < 0.3  # this surrogate picks option 1, the side its people preferred
+    assert abs(rates[True] - 0.5) < 0.03
+
+
+def test_the_bandit_mirror_swaps_the_options_and_the_reward_bits():
+    game = make_game("bandit", GAME_PARAMS["bandit"])
+    participant = torch.tensor([[0, 1, -1], [1, 1, 0]])
+    adversary = torch.tensor([[0, 1, -1], [2, 3, 1]])  # none, option0, -; option1, both, option0
+    mirrored_participant, mirrored_adversary = game.mirror(participant, adversary)
+    assert mirrored_participant.tolist() == [[1, 0, -1], [0, 0, 1]]
+    assert mirrored_adversary.tolist() == [[0, 2, -1], [1, 3, 2]]
+    assert [t.tolist() for t in game.mirror(mirrored_participant, mirrored_adversary)] == [
+        participant.tolist(), adversary.tolist()]
+    for name in ("ipd", "gonogo", "trust"):  # their actions mean different things
+        other = make_game(name, GAME_PARAMS[name])
+        assert other.mirror(torch.tensor([0]), torch.tensor([0])) is None
+
+
+def test_sequences_with_their_mirror_images():
+    game = make_game("bandit", GAME_PARAMS["bandit"])
+    data = sequences(game, [[0, 0, 1], [1, -1, -1]], rewards=[[1, 0, 1], [0, 0, 0]])
+    both = data.with_mirror_images()
+    assert both.participant_actions.tolist() == [[0, 0, 1], [1, -1, -1], [1, 1, 0], [0, -1, -1]]
+    assert torch.equal(both.participant_rewards, data.participant_rewards.repeat(2, 1))
+    assert both.ids == ["p0", "p1", "p0 (mirrored)", "p1 (mirrored)"] and both.n_choices == 8
+    ipd = sequences(make_game("ipd", GAME_PARAMS["ipd"]), [[0, 1]])
+    assert data.can_mirror and not ipd.can_mirror
+    with pytest.raises(ValueError, match="has no mirror image"):
+        ipd.with_mirror_images()
+
+
+def side_biased_sequences(n=40, trials=20, p_option1=0.85, seed=0) -> TrialSequences:
+    """People who pick option 1 (a screen side) with probability 0.85 whatever happens."""
+    game = make_game("bandit", {"trials": trials, "rewards_per_option": 5})
+    g = torch.Generator().manual_seed(seed)
+    actions = (torch.rand(n, trials, generator=g) < p_option1).long()
+    rewards = (torch.rand(n, trials, generator=g) < 0.25).float()
+    return TrialSequences(game, actions, rewards, torch.full_like(actions, -1), [f"p{i}" for i in range(n)])
+
+
+@pytest.mark.parametrize("mirror", [True, False])
+def test_mirror_images_keep_a_side_bias_out_of_the_bandit_surrogate(mirror, one_thread):
+    data = side_biased_sequences()
+    result = fit_surrogate(data, tiny_settings(hidden_sizes=(2,), max_epochs=20, mirror_options=mirror),
+                           progress=False)
+    with torch.no_grad():
+        logits, _ = result.net(data.views())
+    # Before anyone has chosen: what the surrogate expects of a new participant. (Later on, both
+    # surrogates read the person's own preference from their choices so far.)
+    p_option1 = torch.softmax(logits[:, 0], dim=-1)[:, 1].mean()
+    if mirror:
+        assert abs(float(p_option1) - 0.5) < 0.05
+        # Scored on the sequences as recorded, whose side bias it no longer predicts.
+        assert result.metrics["choices"] == data.n_choices
+        assert result.metrics["nll_per_choice"] > result.metrics["baseline_nll_per_choice"]
+    else:
+        assert float(p_option1) > 0.75
+
+
 def test_a_fit_of_no_choices_is_refused():
     game = make_game("bandit", {"trials": 3, "rewards_per_option": 1})
     with pytest.raises(ValueError, match="no choices"):
@@ -321,7 +419,7 @@ def test_whole_sequences_predict_what_the_surrogate_gave_while_playing(game_name
     back as sequences: one forward pass gives every trial's probabilities exactly as played."""
     game = make_game(game_name, params)
     net = random_net(game, seed=1)
-    participant = Recorded(SurrogateParticipant(game, net))
+    participant = Recorded(SurrogateParticipant(game, net, counterbalance=False))
     adversary = make_policy(ADVERSARY[game_name], game)
     episodes = play_episodes(game, participant, adversary, 8, generator=torch.Generator().manual_seed(2))
     frame = episodes_frame(game, episodes, adversary_name=adversary.name, adversary_params={},
@@ -363,7 +461,7 @@ def test_forward_equals_stepping_trial_by_trial_with_what_the_participant_saw(ga
     game = make_game(game_name, GAME_PARAMS[game_name])
     net = random_net(game, seed=4)
     sight = game.spec.participant_sees
-    participant = SurrogateParticipant(game, net)
+    participant = SurrogateParticipant(game, net, counterbalance=False)
     hidden = participant.reset(1)
     stepped = []
     for t in range(len(actions)):
@@ -413,6 +511,6 @@ def test_a_surrogate_participant_plays_on_the_episodes_device():
     CUDA here: it carries shapes and devices but no data."""
     game = make_game("bandit")
     participant = SurrogateParticipant(game, SurrogateNet(game, 4))
-    hidden = participant.reset(3, device="meta")
-    assert hidden.device.type == "meta"
+    hidden, orientation = participant.reset(3, device="meta")  # the bandit's population is counterbalanced
+    assert hidden.device.type == "meta" and orientation.mirrored.device.type == "meta"
     assert {p.device.type for p in participant.net.parameters()} == {"meta"}
