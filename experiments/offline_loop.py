@@ -45,8 +45,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from shaping_core.adversary_training import (  # noqa: E402
-    BASELINES, AdversarySettings, evaluate, run_training)
-from shaping_core.algorithms.fitted_q import FittedQSettings, check_game  # noqa: E402
+    BASELINES, evaluate, method_settings, misplaced_option, run_training)
+from shaping_core.algorithms.fitted_q import check_game  # noqa: E402
 from shaping_core.data import DATA_FORMATS, DataFormatError, load_sequences  # noqa: E402
 from shaping_core.devices import resolve_device  # noqa: E402
 from shaping_core.games import GAMES, make_game  # noqa: E402
@@ -113,12 +113,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                  "threads"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
-    own = {"ppo": ("iterations", "batch_size", "hidden_size"), "fitted-q": ("passes", "episodes", "fit_steps")}
-    for method, names in own.items():
-        for name in names:
-            if method != args.method and getattr(args, name) is not None:
-                parser.error(f"--{name.replace('_', '-')} applies to --method {method}, not {args.method}")
-    args.overrides = {name: getattr(args, name) for name in own[args.method] if getattr(args, name) is not None}
+    if message := misplaced_option(args.method, vars(args)):
+        parser.error(message)
     if args.method == "fitted-q":
         if args.objectives != ["max"]:
             parser.error("--method fitted-q trains the max objective only: pass --objectives max")
@@ -217,11 +213,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     for objective in args.objectives:
         runs = []
         for seed in range(args.seeds):
-            if args.method == "fitted-q":
-                settings = FittedQSettings(seed=seed, eval_episodes=args.eval_episodes, **args.overrides)
-            else:
-                settings = AdversarySettings(objective=objective, seed=seed,
-                                             eval_episodes=args.eval_episodes, **args.overrides)
+            settings = method_settings(args.method, objective, seed, vars(args))
             path = out / "adversaries" / f"{objective}-seed{seed}.pt"
             trained = run_training(game=game, surrogate=net,
                                    surrogate_spec={"provenance": sequences.provenance,

@@ -277,8 +277,8 @@ def _evaluate_surrogate(args: argparse.Namespace) -> dict:
 
 
 def _train_adversary(args: argparse.Namespace) -> dict:
-    from .adversary_training import AdversarySettings, run_training
-    from .algorithms.fitted_q import FittedQSettings
+    from .adversary_training import method_settings, misplaced_option, run_training
+    from .algorithms.fitted_q import check_game
     from .surrogate.checkpoint import SurrogateCheckpointError, load_surrogate
     from .devices import resolve_device
 
@@ -296,26 +296,19 @@ def _train_adversary(args: argparse.Namespace) -> dict:
              f"{', '.join(game.spec.objectives)}")
     if args.beta is not None and args.objective != "adalign":
         fail("--beta only applies to --objective adalign")
-    own_options = {"ppo": ("iterations", "batch_size", "hidden_size", "beta"),
-                   "fitted-q": ("passes", "episodes", "fit_steps")}
-    method = args.method
-    for other, names in own_options.items():
-        for name in names:
-            if other != method and getattr(args, name) is not None:
-                fail(f"--{name.replace('_', '-')} applies to --method {other}, not {method}")
+    method, options = args.method, vars(args)
+    if message := misplaced_option(method, options):
+        fail(message)
     if method == "fitted-q":
         if args.objective != "max":
             fail(f"--method fitted-q trains the max objective only, not {args.objective}")
-        if game.spec.turn_order != "adversary_first":
+        try:
+            check_game(game)
+        except ValueError:
             fail(f"--method fitted-q needs a game where the adversary moves first (bandit, "
                  f"gonogo), not {game.spec.name}")
-    overrides = {name: getattr(args, name) for name in (*own_options[method], "eval_episodes")
-                 if getattr(args, name) is not None}
     try:
-        if method == "fitted-q":
-            settings = FittedQSettings(seed=args.seed, **overrides)
-        else:
-            settings = AdversarySettings(objective=args.objective, seed=args.seed, **overrides)
+        settings = method_settings(method, args.objective, args.seed, options)
     except ValueError as error:
         fail(str(error))
     return run_training(game=game, surrogate=surrogate.net, surrogate_spec=surrogate.spec,

@@ -296,6 +296,32 @@ def method_of(settings: AdversarySettings | FittedQSettings) -> str:
     return "fitted-q" if isinstance(settings, FittedQSettings) else "ppo"
 
 
+# The training methods and the command-line options that belong to each (train-adversary and
+# experiments/offline_loop.py, which name them alike).
+METHOD_OPTIONS = {"ppo": ("iterations", "batch_size", "hidden_size", "beta"),
+                  "fitted-q": ("passes", "episodes", "fit_steps")}
+
+
+def misplaced_option(method: str, options: dict[str, Any]) -> str | None:
+    """The message for an option given (not None) that belongs to the other method, if any."""
+    for other, names in METHOD_OPTIONS.items():
+        for name in names:
+            if other != method and options.get(name) is not None:
+                return f"--{name.replace('_', '-')} applies to --method {other}, not {method}"
+    return None
+
+
+def method_settings(method: str, objective: str, seed: int,
+                    options: dict[str, Any]) -> AdversarySettings | FittedQSettings:
+    """The settings of `method` with the options given (not None) of those it takes, and
+    eval_episodes; the rest keep their defaults. Raises ValueError for a bad value."""
+    overrides = {name: options[name] for name in (*METHOD_OPTIONS[method], "eval_episodes")
+                 if options.get(name) is not None}
+    if method == "fitted-q":
+        return FittedQSettings(seed=seed, **overrides)
+    return AdversarySettings(objective=objective, seed=seed, **overrides)
+
+
 def headline(game: Game, row: dict[str, float]) -> tuple[str, float]:
     """The one number a game's learning curve shows."""
     for key in ("target_rate", "error_rate"):
