@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "rules.apps.AutodiscoverRulesConfig",  # loads each app's rules.py: webapp/studies/rules.py
     "webapp.studies",
     "webapp.play",
     "webapp.policies",
@@ -128,6 +129,13 @@ if os.environ.get("REDIS_URL"):
                           "LOCATION": os.environ["REDIS_URL"], "KEY_PREFIX": "shaping-lab"}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Model permissions from groups (ModelBackend); per-study permissions from the study's owners and
+# collaborators (webapp/studies/rules.py).
+AUTHENTICATION_BACKENDS = [
+    "rules.permissions.ObjectPermissionBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

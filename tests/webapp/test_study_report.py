@@ -82,9 +82,9 @@ def test_report_command_writes_the_hand_computed_numbers_and_figures(ipd_study, 
     assert metrics["study"] == ipd_study.slug and metrics["game"] == "ipd"
     assert "standard error" in metrics["spread"]
     tft, alld = metrics["conditions"]["tft"], metrics["conditions"]["alld"]
-    assert tft["participants"] == {"consent": 0, "instructions": 0, "playing": 1, "completed": 2, "declined": 0,
+    assert tft["participants"] == {"consent": 0, "instructions": 0, "playing": 1, "completed": 2, "declined": 0, "timed_out": 0, "ended_at_close": 0,
                                    "total": 3}
-    assert alld["participants"] == {"consent": 0, "instructions": 0, "playing": 1, "completed": 1, "declined": 0,
+    assert alld["participants"] == {"consent": 0, "instructions": 0, "playing": 1, "completed": 1, "declined": 0, "timed_out": 0, "ended_at_close": 0,
                                     "total": 2}
     assert (tft["participants_with_trials"], tft["trials"], alld["participants_with_trials"], alld["trials"]) == (
         2, 8, 2, 6)
@@ -154,7 +154,8 @@ def test_monitor_data_gives_live_counts_and_summaries_to_staff(admin_client, ipd
     rows = {c["name"]: c for c in data["conditions"]}
     assert rows["tft"]["by_status"]["Completed"] == 2 and rows["tft"]["total"] == 3
     assert rows["alld"]["by_status"] == {"Reading consent": 0, "Reading instructions": 0, "Playing": 1,
-                                         "Completed": 1, "Declined consent": 0}
+                                         "Completed": 1, "Declined consent": 0, "Timed out": 0,
+                                         "Ended when the study closed": 0}
     assert rows["alld"]["trials"] == 6
     assert rows["alld"]["summary"]["measures"]["cooperation"]["mean"] == 0.5
     assert rows["tft"]["summary"]["earnings_of_completed"]["adversary_points"]["mean"] == 7.5

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
@@ -57,6 +58,31 @@ class Study(models.Model):
     show_up_fee = models.DecimalField(max_digits=8, decimal_places=2, default=Decimal("0"),
                                       validators=[MinValueValidator(0)])
     currency = models.CharField(max_length=3, default="GBP")
+    start_time_limit_minutes = models.PositiveIntegerField(
+        null=True, blank=True, default=30, validators=[MinValueValidator(1)],
+        help_text="Minutes from opening the link to starting the game (consent, instructions and the "
+                  "check). Past it the participant is timed out and their place goes back to the pool. "
+                  "Empty: no limit.")
+    idle_time_limit_minutes = models.PositiveIntegerField(
+        null=True, blank=True, default=10, validators=[MinValueValidator(2)],
+        help_text="Minutes a participant may go without a move during the game before they are timed "
+                  "out and their place goes back to the pool (measured to the minute; at least 2). "
+                  "Empty: no limit.")
+    close_grace_minutes = models.PositiveIntegerField(
+        default=5, help_text="After Close, games in progress may go on for this many minutes; then they "
+                             "end and the participant sees the debrief with the points earned so far.")
+    practice_trials = models.PositiveIntegerField(
+        default=0, help_text="Practice trials with feedback before the game, for games that offer a "
+                             "practice block (go/no-go). Stored with a practice flag, left out of "
+                             "analyses. 0: none.")
+    break_every_trials = models.PositiveIntegerField(
+        default=0, help_text="Offer a short break after every this many trials. 0: no breaks.")
+    owners = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, related_name="owned_studies", blank=True,
+        help_text="Owners edit, launch, close, monitor and export the study, and choose who works on it.")
+    collaborators = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, related_name="collaborating_studies", blank=True,
+        help_text="Collaborators see, monitor and export the study but do not change it.")
     created_at = models.DateTimeField(auto_now_add=True)
     launched_at = models.DateTimeField(null=True, blank=True, editable=False)
     closed_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -64,6 +90,7 @@ class Study(models.Model):
     class Meta:
         verbose_name_plural = "studies"
         ordering = ["-created_at"]
+        permissions = [("monitor_study", "Can monitor study"), ("export_study", "Can export study")]
 
     def __str__(self) -> str:
         return self.name
@@ -162,6 +189,8 @@ class Participant(models.Model):
         PLAYING = "playing", "Playing"
         COMPLETED = "completed", "Completed"
         DECLINED = "declined", "Declined consent"
+        TIMED_OUT = "timed_out", "Timed out"
+        ENDED_AT_CLOSE = "ended_at_close", "Ended when the study closed"
 
     study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="participants")
     condition = models.ForeignKey(Condition, on_delete=models.PROTECT, related_name="participants")
@@ -179,10 +208,16 @@ class Participant(models.Model):
     screen_order = models.JSONField(default=list, blank=True,
                                     help_text="Action indices in left-to-right screen order.")
     comprehension_attempts = models.PositiveIntegerField(default=0)
+    is_test = models.BooleanField(
+        default=False, help_text="A researcher's preview: takes no place, left out of exports and "
+                                 "reports unless asked for, and can be deleted with its trials.")
     joined_at = models.DateTimeField(auto_now_add=True)
     consented_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True,
+                                    help_text="When the participation ended without completing: timed "
+                                              "out, or ended when the study closed.")
     last_seen_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
