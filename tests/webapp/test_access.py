@@ -196,8 +196,8 @@ DATABASE_CONNECTIONS = 40
 
 
 def join_at_once(study, queries: list[dict]) -> list:
-    """GET the join link from one thread per query, all released at once; the responses (500 for
-    an exception)."""
+    """Press Start on the join link from one thread per query, all released at once; the responses
+    (500 for an exception)."""
     barrier = threading.Barrier(len(queries))
     connections = threading.BoundedSemaphore(DATABASE_CONNECTIONS)
     responses = [None] * len(queries)
@@ -206,7 +206,7 @@ def join_at_once(study, queries: list[dict]) -> list:
         barrier.wait()
         with connections:
             try:
-                responses[i] = Client(raise_request_exception=False).get(f"/s/{study.slug}/", queries[i])
+                responses[i] = Client(raise_request_exception=False).post(f"/s/{study.slug}/", queries[i])
             finally:
                 connection.close()
 

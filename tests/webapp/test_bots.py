@@ -18,6 +18,7 @@ from webapp.bots import moves
 from webapp.bots.bot import BotResult
 from webapp.bots.pages import read_page
 from webapp.play.services import play_start, trial_submit
+from webapp.studies.models import Participant
 
 LEARNER = {"ipd": "q_learning", "bandit": "q_learning", "gonogo": "q_learning", "trust": "investor"}
 
@@ -31,7 +32,10 @@ def _read(response, url):
 def test_pages_walk_consent_comprehension_play_and_debrief(db):
     study = make_study("ipd", money_per_point=Decimal("0.05"), show_up_fee=Decimal("1.50"))
     client = Client(enforce_csrf_checks=True)  # as strict as a browser's session
-    joined = client.get(f"/s/{study.slug}/", follow=True)
+    start = _read(client.get(f"/s/{study.slug}/"), f"/s/{study.slug}/")
+    assert start.kind == "start" and start.csrf_token and not Participant.objects.exists()
+    joined = client.post(f"/s/{study.slug}/", {"csrfmiddlewaretoken": start.csrf_token, "step": "start"},
+                         follow=True)
     url = joined.redirect_chain[-1][0]
     assert url.startswith("/p/")
 
@@ -66,7 +70,6 @@ def test_pages_walk_consent_comprehension_play_and_debrief(db):
     token = url.strip("/").split("/")[-1]
     assert play.kind == "play" and play.ws_path == f"/ws/play/{token}/"
 
-    from webapp.studies.models import Participant
     participant = Participant.objects.get(token=token)
     live = play_start(participant=participant)
     for trial in range(participant.episode_length):
@@ -84,7 +87,7 @@ def test_pages_walk_consent_comprehension_play_and_debrief(db):
 def test_declined_and_error_pages(db):
     study = make_study("trust")
     client = Client()
-    joined = client.get(f"/s/{study.slug}/", follow=True)
+    joined = client.post(f"/s/{study.slug}/", {"step": "start"}, follow=True)
     url = joined.redirect_chain[-1][0]
     consent = _read(joined, url)
     response = client.post(url, {"csrfmiddlewaretoken": consent.csrf_token, "step": "consent",

@@ -16,9 +16,14 @@ def join_url(study, **query):
     return f"/s/{study.slug}/" + (f"?{urlencode(query)}" if query else "")
 
 
+def start(client, study, **query):
+    """Press Start on the start page of the link with `query`: the form posts the link's ids."""
+    return client.post(join_url(study, **query), {"step": "start", **query})
+
+
 def test_joining_creates_a_participant_and_redirects_to_their_own_page(client, study_factory):
     study = study_factory("ipd")
-    response = client.get(join_url(study, PROLIFIC_PID="abc", STUDY_ID="s1", SESSION_ID="x9"))
+    response = start(client, study, PROLIFIC_PID="abc", STUDY_ID="s1", SESSION_ID="x9")
     participant = Participant.objects.get()
     assert response.status_code == 302 and response.url == f"/p/{participant.token}/"
     assert (participant.external_id, participant.external_study_id, participant.external_session_id) == (
@@ -29,28 +34,29 @@ def test_joining_creates_a_participant_and_redirects_to_their_own_page(client, s
 
 def test_participant_label_is_an_alternative_external_id(client, study_factory):
     study = study_factory("ipd")
-    client.get(join_url(study, participant_label="lab-7"))
+    start(client, study, participant_label="lab-7")
     assert Participant.objects.get().external_id == "lab-7"
 
 
 def test_the_same_external_id_resumes_and_never_duplicates(client, study_factory):
     study = study_factory("ipd")
-    first = client.get(join_url(study, PROLIFIC_PID="abc")).url
-    second = client.get(join_url(study, PROLIFIC_PID="abc")).url
-    assert first == second and Participant.objects.count() == 1
+    first = start(client, study, PROLIFIC_PID="abc").url
+    second = start(client, study, PROLIFIC_PID="abc").url
+    revisit = client.get(join_url(study, PROLIFIC_PID="abc")).url  # the link again: straight back
+    assert first == second == revisit and Participant.objects.count() == 1
 
 
 def test_anonymous_visits_are_separate_participants(client, study_factory):
     study = study_factory("ipd")
-    assert client.get(join_url(study)).url != client.get(join_url(study)).url
+    assert start(client, study).url != start(client, study).url
 
 
 @pytest.mark.parametrize("status", ["draft", "paused", "closed"])
 def test_a_study_that_is_not_live_admits_nobody_new(client, study_factory, status):
     study = study_factory("ipd", status=status)
     for visitor in ({"PROLIFIC_PID": "new"}, {"participant_label": "lab-1"}, {}):  # anonymous too
-        response = client.get(join_url(study, **visitor))
-        assert response.status_code == 403 and b"not accepting" in response.content.lower(), visitor
+        for response in (client.get(join_url(study, **visitor)), start(client, study, **visitor)):
+            assert response.status_code == 403 and b"not accepting" in response.content.lower(), visitor
     assert not Participant.objects.exists()
 
 
@@ -58,9 +64,10 @@ def test_a_paused_study_still_lets_its_participants_resume(client, study_factory
     from webapp.studies.services import study_set_status
 
     study = study_factory("ipd")
-    url = client.get(join_url(study, PROLIFIC_PID="abc")).url
+    url = start(client, study, PROLIFIC_PID="abc").url
     study_set_status(study=study, action="pause")
     assert client.get(join_url(study, PROLIFIC_PID="abc")).url == url
+    assert start(client, study, PROLIFIC_PID="abc").url == url
 
 
 def test_unknown_study_is_404(client, db):
@@ -80,7 +87,7 @@ def test_caps_are_never_exceeded_and_a_full_study_says_so(client, study_factory)
     for _ in range(4):
         participant_join(study=study, external=ExternalIds())
     assert Counter(Participant.objects.values_list("condition__name", flat=True)) == {"a": 2, "b": 2}
-    response = client.get(join_url(study))
+    response = start(client, study)
     assert response.status_code == 403 and b"full" in response.content.lower()
 
 
@@ -94,6 +101,20 @@ def test_participants_who_declined_do_not_hold_a_place(study_factory):
     assert joined.pk != declined.pk
     with pytest.raises(StudyFull):
         participant_join(study=study, external=ExternalIds())
+
+
+def test_link_previews_and_visits_take_no_place(client, study_factory):
+    """Chat apps' link unfurlers GET or HEAD every shared link; before, each visit made a participant
+    and, with a cap of 1, the first real person was told the study was full."""
+    study = study_factory("ipd", cap=1)
+    for response in (client.head(join_url(study)), client.get(join_url(study)),
+                     client.get(join_url(study, PROLIFIC_PID="unfurl"))):
+        assert response.status_code == 200 and response["Cache-Control"].startswith("max-age=0")
+    page = client.get(join_url(study, PROLIFIC_PID="abc", STUDY_ID="s1")).content.decode()
+    assert 'name="PROLIFIC_PID" value="abc"' in page and 'name="STUDY_ID" value="s1"' in page
+    assert not Participant.objects.exists()
+    response = start(client, study, PROLIFIC_PID="abc")
+    assert response.status_code == 302 and Participant.objects.get().external_id == "abc"
 
 
 def test_bandit_target_side_is_counterbalanced(study_factory):

@@ -1,6 +1,7 @@
 """One bot: a simulated participant that takes part through the same public flow as a browser.
 
-    GET /s/<slug>/[?participant_label=...]  ->  302 to the participant's page /p/<token>/
+    GET /s/<slug>/[?participant_label=...]  ->  the start page; POST its form (the ids travel with
+                                                it)  ->  302 to the participant's page /p/<token>/
     POST the consent form (CSRF cookie + hidden field, as the browser's form post)
     POST the comprehension check until it passes
     websocket /ws/play/<token>/ (the play page's data-ws-path), every trial until done
@@ -131,6 +132,8 @@ class Bot:
         """Join, consent and pass the comprehension check: the play page (or the debrief, when
         this participation had already finished)."""
         page = await self._get(http, f"{self.base_url}/s/{self.study_slug}/", params=self.query)
+        if page.kind == "start":
+            page = await self._post(http, page, {"step": "start", **self.query})
         match = re.search(r"/p/([^/]+)/$", urlsplit(page.url).path)
         if page.status != 200 or match is None:
             raise BotFailed(f"join: {page.describe()}")

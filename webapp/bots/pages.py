@@ -17,7 +17,7 @@ from html.parser import HTMLParser
 class Page:
     url: str
     status: int
-    step: str | None = None  # the form's hidden `step` field: "consent" or "comprehension"
+    step: str | None = None  # the form's hidden `step` field: "start", "consent" or "comprehension"
     csrf_token: str | None = None
     questions: dict[str, list[str]] = field(default_factory=dict)  # radio group -> values, in order
     invalid: set[str] = field(default_factory=set)  # radio groups in a fieldset marked invalid
@@ -29,7 +29,9 @@ class Page:
 
     @property
     def kind(self) -> str:
-        """consent, instructions, play, debrief, declined, or other (an error page)."""
+        """start, consent, instructions, play, debrief, declined, or other (an error page)."""
+        if self.step == "start":
+            return "start"
         if self.step == "consent":
             return "consent"
         if self.step == "comprehension":

@@ -67,6 +67,10 @@ def _check_playable(study: Study, verb: str = "launch") -> None:
                                        f"{'; '.join(error.messages)}") from None
 
 
+# The query parameters of a join link that name the person on a recruitment platform.
+EXTERNAL_ID_FIELDS = ("PROLIFIC_PID", "participant_label", "STUDY_ID", "SESSION_ID")
+
+
 @dataclass(frozen=True)
 class ExternalIds:
     """Ids a recruitment platform passes on the join link (Prolific's names, or a generic label)."""
