@@ -14,6 +14,8 @@ def add_form(**overrides):
         "consent_text": "", "instructions": "", "comprehension_questions": "[]",
         "participant_cap_per_condition": "", "completion_code": "XYZ", "completion_redirect_url": "",
         "money_per_point": "0.01", "show_up_fee": "0", "currency": "GBP",
+        "practice_trials": "0", "break_every_trials": "0", "start_time_limit_minutes": "30",
+        "idle_time_limit_minutes": "10", "close_grace_minutes": "5",
         "conditions-TOTAL_FORMS": "1", "conditions-INITIAL_FORMS": "0",
         "conditions-MIN_NUM_FORMS": "0", "conditions-MAX_NUM_FORMS": "1000",
         "conditions-0-name": "half", "conditions-0-adversary": "fixed_fraction",
@@ -101,7 +103,7 @@ def test_dropouts_are_unfinished_participants_not_seen_for_a_while(admin_client,
 
     from django.utils import timezone
 
-    study = study_factory("ipd")
+    study = study_factory("ipd", idle_time_limit_minutes=None)  # with a limit they would be timed out
     participant = make_player(study)
     type(participant).objects.filter(pk=participant.pk).update(
         last_seen_at=timezone.now() - timedelta(minutes=settings.SHAPING_LAB_DROPOUT_MINUTES + 1))

@@ -249,6 +249,8 @@ def test_the_condition_inline_offers_the_checkpoints_trained_for_the_study(admin
         "comprehension_questions": json.dumps(study.comprehension_questions),
         "participant_cap_per_condition": "", "completion_code": "X", "completion_redirect_url": "",
         "money_per_point": "0.01", "show_up_fee": "0", "currency": "GBP",
+        "practice_trials": "0", "break_every_trials": "0", "start_time_limit_minutes": "30",
+        "idle_time_limit_minutes": "10", "close_grace_minutes": "5",
         "conditions-TOTAL_FORMS": "2", "conditions-INITIAL_FORMS": "1",
         "conditions-MIN_NUM_FORMS": "0", "conditions-MAX_NUM_FORMS": "1000",
         "conditions-0-id": str(study.conditions.get().pk), "conditions-0-study": str(study.pk),

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from .models import Participant, Study
@@ -47,19 +47,59 @@ class ConditionSummary:
 
 
 def study_monitor(*, study: Study) -> list[ConditionSummary]:
-    """Participants per condition and status, drop-outs and trials stored, for the monitor page."""
+    """Real participants (no previews) per condition and status, drop-outs and trials stored, for the
+    monitor page."""
     cutoff = dropout_cutoff()
     in_progress = [Participant.Status.CONSENT, Participant.Status.INSTRUCTIONS, Participant.Status.PLAYING]
     summaries = []
     conditions = study.conditions.annotate(
-        trial_count=Count("participants__trials", filter=Q(participants__trials__participant_action__isnull=False)),
+        trial_count=Count("participants__trials", filter=Q(participants__trials__participant_action__isnull=False,
+                                                           participants__is_test=False)),
     )
     for condition in conditions:
-        counts = dict(condition.participants.values_list("status").annotate(n=Count("id")))
-        dropouts = condition.participants.filter(status__in=in_progress, last_seen_at__lt=cutoff).count()
+        real = condition.participants.filter(is_test=False)
+        counts = dict(real.values_list("status").annotate(n=Count("id")))
+        dropouts = real.filter(status__in=in_progress, last_seen_at__lt=cutoff).count()
         summaries.append(ConditionSummary(
             name=condition.name, adversary=condition.adversary, weight=condition.weight,
             by_status={s.label: counts.get(s.value, 0) for s in Participant.Status},
             total=sum(counts.values()), dropouts=dropouts, trials=condition.trial_count,
         ))
     return summaries
+
+
+def studies_visible_to(user) -> QuerySet[Study]:
+    """The studies `user` may see: all for a superuser, otherwise those they own or collaborate on
+    (the queryset form of the `studies.view_study` rule in webapp/studies/rules.py)."""
+    if user.is_superuser:
+        return Study.objects.all()
+    return Study.objects.filter(Q(pk__in=user.owned_studies.values("pk"))
+                                | Q(pk__in=user.collaborating_studies.values("pk")))
+
+
+@dataclass(frozen=True)
+class ParticipantRow:
+    """One line of the Monitor's live participant table."""
+
+    public_id: str
+    condition: str
+    status: str
+    trials_done: int  # completed trials; while playing, the current trial's index
+    episode_length: int
+    points: float
+    joined_at: datetime
+    last_seen_at: datetime
+    is_test: bool
+
+
+def study_participant_rows(*, study: Study, include_test: bool = False, limit: int = 500) -> list[ParticipantRow]:
+    """The study's participants, the most recently seen first, with their progress and points."""
+    participants = study.participants.all() if include_test else study.participants.filter(is_test=False)
+    done = Q(trials__participant_action__isnull=False)
+    rows = (participants.select_related("condition")
+            .annotate(trials_done=Count("trials", filter=done), points=Sum("trials__participant_reward", filter=done))
+            .order_by("-last_seen_at", "-id")[:limit])
+    return [ParticipantRow(public_id=p.public_id, condition=p.condition.name, status=p.get_status_display(),
+                           trials_done=p.trials_done, episode_length=p.episode_length, points=p.points or 0.0,
+                           joined_at=p.joined_at, last_seen_at=p.last_seen_at, is_test=p.is_test)
+            for p in rows]
