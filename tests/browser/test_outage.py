@@ -43,6 +43,8 @@ def test_the_page_retries_while_the_database_is_away_and_loses_nothing(
         try:
             study = json.loads(server.setup_output.strip().splitlines()[-1])
             page.goto(f"{server.base_url}/s/{study['slug']}/")
+            page.get_by_role("button", name="Start", exact=True).click()
+            page.wait_for_selector("#consent-title")
             token = page.url.rstrip("/").rsplit("/", 1)[-1]
             page.get_by_label("I agree to take part").click()
             page.get_by_role("button", name="Continue", exact=True).click()

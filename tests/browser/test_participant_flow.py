@@ -62,6 +62,7 @@ def join_and_pass_the_check(page, server, game, shots, phone):
     """From the study link to the game screen; returns the participant's token."""
     study = server.studies[game]
     page.goto(f"{server.base_url}/s/{study['slug']}/")
+    press(page, page.get_by_role("button", name="Start", exact=True), phone)
     page.wait_for_selector("#consent-title")
     assert re.fullmatch(rf"{re.escape(server.base_url)}/p/[^/]+/", page.url), page.url
     token = page.url.rstrip("/").rsplit("/", 1)[-1]
