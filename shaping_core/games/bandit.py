@@ -68,6 +68,10 @@ class ChoiceEngineeringBandit(budget.BudgetedGame[BanditParams]):
         return self._advance(state, participant_action, applied, chosen_reward, target_reward,
                              budget_left=state.budget_left - assigned.long())
 
+    @property
+    def target_participant_action(self) -> int:
+        return self.params.target_option
+
     def mirror(self, participant_actions: Tensor, adversary_actions: Tensor) -> tuple[Tensor, Tensor]:
         # Option k becomes option 1 - k; the reward bits (none, option0, option1, both) swap too.
         participant = torch.where(participant_actions >= 0, 1 - participant_actions, participant_actions)

@@ -224,6 +224,14 @@ class Game(ABC, Generic[ParamsT, StateT]):
         whose actions mean different things (cooperate/defect, go/no-go, amounts)."""
         return None
 
+    @property
+    def target_participant_action(self) -> int | None:
+        """The participant action the adversary is paid for, as an index into
+        `spec.participant_actions`, in games where it is one fixed action (the bandit's target
+        option); None in games without one. Exports name it so that no reader has to know which
+        game keeps its target where."""
+        return None
+
     # --- what the participant is shown (one trial, plain Python, for the live server) --------
 
     def participant_cue(self, adversary_action: int) -> dict[str, Any]:

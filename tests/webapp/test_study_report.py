@@ -195,3 +195,22 @@ def test_monitor_data_and_figures_are_staff_only(client, ipd_study):
         response = client.get(url)
         assert response.status_code == 302 and "/admin/login/" in response.url, url
         assert b"cooperation" not in response.content and not response.content.startswith(PNG_SIGNATURE)
+
+
+def test_test_participants_count_in_the_report_only_when_asked_for(ipd_study):
+    from webapp.studies.services import participant_answer_comprehension, participant_consent, participant_preview
+
+    tester = participant_preview(study=ipd_study)
+    participant_consent(participant=tester, agreed=True)
+    participant_answer_comprehension(participant=tester, answers={
+        i: q["answer"] for i, q in enumerate(ipd_study.comprehension_questions)})
+    play(tester, list("DDDD"))  # a preview plays in the first condition, tft, and never cooperates
+
+    without = study_report(study=ipd_study)
+    assert tester.public_id not in set(without.per_participant["participant"])
+    assert without.summary("tft", "cooperation") == {"n": 2, "mean": 0.5, "sem": 0.0, "low": 0.5, "high": 0.5}
+
+    with_tests = study_report(study=ipd_study, include_test=True)
+    assert tester.public_id in set(with_tests.per_participant["participant"])
+    assert with_tests.summary("tft", "cooperation")["n"] == 3
+    assert with_tests.summary("tft", "cooperation")["mean"] == pytest.approx(1 / 3)  # (0.5 + 0.5 + 0) / 3

@@ -4,7 +4,8 @@ Used by `manage.py study_report` (figures, a CSV of the plotted numbers, a metri
 admin's Monitor page (live summaries and the same figures).
 
 Everything here is a pure function of the export's trial table (`export.trials_frame`, columns in
-docs/data.md) and the study's game, except `study_report`, which loads that table. The numbers:
+docs/data.md) and the study's game, except `study_report`, which loads that table: without test
+participants (researchers' previews) unless asked for. The numbers:
 
 - One *measure* per trial, per game (`MEASURES`): IPD cooperation (the participant played `C`);
   bandit target choice (`adversary_reward`, which is 1 exactly when the participant chose the
@@ -161,13 +162,14 @@ def summarize(frame: pd.DataFrame, game: Game, conditions: Sequence[str] | None 
                   per_condition=ordered(per_condition, ["condition", "measure"]))
 
 
-def study_report(*, study, conditions: Sequence[str] | None = None) -> Report:
-    """The report of a study's stored trials (the only function here that reads the database)."""
+def study_report(*, study, conditions: Sequence[str] | None = None, include_test: bool = False) -> Report:
+    """The report of a study's stored trials (the only function here that reads the database).
+    Test participants (researchers' previews) count only with `include_test`."""
     from .export import trials_frame  # here, so the rest imports without Django (e.g. on an exported CSV)
 
     if conditions is None:
         conditions = list(study.conditions.values_list("name", flat=True))
-    return summarize(trials_frame(study=study), study.make_game(), conditions)
+    return summarize(trials_frame(study=study, include_test=include_test), study.make_game(), conditions)
 
 
 def metrics(report: Report, *, study: str, participants: dict[str, dict[str, int]]) -> dict:

@@ -1,9 +1,19 @@
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
-from webapp.studies.export import FORMATS, trials_frame, write_trials
+from webapp.studies.export import FORMATS, table_bytes, trials_frame
 from webapp.studies.models import Study
+from webapp.studies.services import participants_end_due
+
+
+def study_by_slug(slug: str) -> Study:
+    study = Study.objects.filter(slug=slug).first()
+    if study is None:
+        known = ", ".join(Study.objects.values_list("slug", flat=True)) or "none"
+        raise CommandError(f"no study with slug {slug!r}; known studies: {known}")
+    return study
 
 
 class Command(BaseCommand):
@@ -15,15 +25,15 @@ class Command(BaseCommand):
         parser.add_argument("--output", required=True, help="file to write")
         parser.add_argument("--include-external-ids", action="store_true",
                             help="add PROLIFIC_PID/STUDY_ID/SESSION_ID (identifying: handle with care)")
+        parser.add_argument("--include-test", action="store_true",
+                            help="add test participants (researchers' previews) and a participant_is_test column")
 
-    def handle(self, *args, study, format, output, include_external_ids, **options):
-        found = Study.objects.filter(slug=study).first()
-        if found is None:
-            known = ", ".join(Study.objects.values_list("slug", flat=True)) or "none"
-            raise CommandError(f"no study with slug {study!r}; known studies: {known}")
+    def handle(self, *args, study, format, output, include_external_ids, include_test, **options):
+        found = study_by_slug(study)
         path = Path(output)
         if not path.parent.is_dir():
             raise CommandError(f"the folder {path.parent} does not exist")
-        frame = trials_frame(study=found, include_external_ids=include_external_ids)
-        write_trials(frame, path, format)
+        participants_end_due(study=found, now=timezone.now())  # so that participant_status is current
+        frame = trials_frame(study=found, include_external_ids=include_external_ids, include_test=include_test)
+        path.write_bytes(table_bytes(frame, format))
         self.stdout.write(f"wrote {len(frame)} trials of {frame['participant'].nunique()} participants to {path}")

@@ -1,0 +1,95 @@
+"""Staff-only downloads of a study's data (docs/data.md): the trials, the participants, Prolific's
+bulk-bonus file, and all of them with the data dictionary in one zip.
+
+A download needs the `studies.export_study` permission on the study: its owners and collaborators
+have it, and superusers (webapp/studies/rules.py). Query flags: `?include_test=1` adds test
+participants (researchers' previews), `?external_ids=1` the recruitment platform's ids.
+"""
+
+from __future__ import annotations
+
+from django.contrib.admin.views.decorators import staff_member_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from django.views.decorators.http import require_safe
+
+from .export import (FORMATS, bonus_file, bundle_files, participants_frame, table_bytes, trials_frame,
+                     zip_bytes)
+from .models import Study
+from .services import participants_end_due
+
+CONTENT_TYPES = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet", "zip": "application/zip"}
+
+
+def _flag(request, name: str) -> bool:
+    return request.GET.get(name) == "1"
+
+
+def _check_may_export(request, study: Study) -> None:
+    if not request.user.has_perm("studies.export_study", study):
+        raise PermissionDenied(f"You may not export {study.name!r}: only its owners and collaborators may. "
+                               "Ask an owner to add you as a collaborator.")
+
+
+def _end_due_participations(study: Study) -> None:
+    """Time out and end whoever is due, so that the export's statuses are those of now."""
+    participants_end_due(study=study, now=timezone.now())
+
+
+def _attachment(data: bytes, fmt: str, filename: str) -> HttpResponse:
+    response = HttpResponse(data, content_type=CONTENT_TYPES[fmt])
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def trials_response(request, study: Study, fmt: str, *, include_external_ids: bool = False,
+                    include_test: bool = False) -> HttpResponse:
+    """The trial table as a download, for the download URL and the admin's export action."""
+    _check_may_export(request, study)
+    _end_due_participations(study)
+    frame = trials_frame(study=study, include_external_ids=include_external_ids, include_test=include_test)
+    return _attachment(table_bytes(frame, fmt), fmt, f"{study.slug}-trials.{fmt}")
+
+
+@staff_member_required
+@require_safe
+def trials_download(request, slug, fmt):
+    if fmt not in FORMATS:
+        raise Http404(f"unknown export format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    study = get_object_or_404(Study, slug=slug)
+    return trials_response(request, study, fmt, include_external_ids=_flag(request, "external_ids"),
+                           include_test=_flag(request, "include_test"))
+
+
+@staff_member_required
+@require_safe
+def participants_download(request, slug):
+    study = get_object_or_404(Study, slug=slug)
+    _check_may_export(request, study)
+    _end_due_participations(study)
+    frame = participants_frame(study=study, include_external_ids=_flag(request, "external_ids"),
+                               include_test=_flag(request, "include_test"))
+    return _attachment(table_bytes(frame, "csv"), "csv", f"{study.slug}-participants.csv")
+
+
+@staff_member_required
+@require_safe
+def bonus_download(request, slug):
+    """Prolific's bulk-bonus file; never holds test participants."""
+    study = get_object_or_404(Study, slug=slug)
+    _check_may_export(request, study)
+    _end_due_participations(study)
+    return _attachment(bonus_file(study=study).csv(), "csv", f"{study.slug}-prolific-bonus.csv")
+
+
+@staff_member_required
+@require_safe
+def bundle_download(request, slug):
+    study = get_object_or_404(Study, slug=slug)
+    _check_may_export(request, study)
+    _end_due_participations(study)
+    files = bundle_files(study=study, exported_at=timezone.now(), include_test=_flag(request, "include_test"),
+                         include_external_ids=_flag(request, "external_ids"))
+    return _attachment(zip_bytes(files), "zip", f"{study.slug}-export.zip")
