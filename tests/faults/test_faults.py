@@ -24,6 +24,8 @@ STUDY = "fault-bandit"
 TRIALS = 40
 BOTS = 12
 PACE_S = 0.1  # a pause after each choice (within the flood limit), so that the fault lands mid-game
+OUTAGE_S = 2.0  # how long a service is away, at least
+OUTAGE_MAX_S = 10.0  # ... and at most, while waiting for the server to try it
 SETUP = f"""
 from webapp.studies.models import Condition, Study
 from webapp.studies.services import study_set_status
@@ -120,13 +122,29 @@ async def test_a_service_briefly_away_loses_nothing(tmp_path, postgres_url, redi
     with TcpProxy(urls[away]) as proxy:
         server = LiveServer(tmp_path, workers=2, **{**urls, away: proxy.url}).start(setup=SETUP)
         try:
+            seen = {}
+
             async def outage():
                 proxy.cut()
-                await asyncio.sleep(2.0)
+                started = time.monotonic()
+                seen["severed"] = proxy.severed
+                # Away for OUTAGE_S, and in any case until the server has tried to reach the service
+                # while it was away (bounded, so a server that never tries fails the test below).
+                await proxy.refusal(timeout=OUTAGE_MAX_S)
+                await asyncio.sleep(OUTAGE_S - (time.monotonic() - started))
+                seen["refused"] = proxy.refused
                 proxy.restore()
 
             results = await play_with_fault(server, outage)
             assert_nothing_lost(server, results)
-            assert sum(r.reconnects for r in results) >= 1, "no bot noticed the outage"
+            # That the outage happened to the server is counted where it happened, at the proxy:
+            # it broke connections the server held, and refused the server while away.
+            assert seen["severed"] >= 1, f"the cut broke none of the server's {service} connections"
+            assert seen["refused"] >= 1, f"the server did not try the {service} while it was away"
+            if service == "redis":
+                # Every open websocket listens on Redis, so the cut closes them all: the bots resend.
+                assert sum(r.reconnects for r in results) >= 1, "no bot noticed the outage"
+            # Bots need not notice the database's: the connection pool waits out a short outage
+            # (DJANGO_DB_POOL_TIMEOUT), and only a query running at the cut gets server_error.
         finally:
             server.stop()
