@@ -53,6 +53,7 @@ class ChoiceEngineeringBandit(budget.BudgetedGame[BanditParams]):
         turn_order=TurnOrder.ADVERSARY_FIRST,
         objectives=(Objective.MAX, Objective.ADALIGN),
         participant_sees=Sight.NOTHING,
+        public_params=(),  # the rewards per option and the target option stay hidden
     )
     params_class = BanditParams
 

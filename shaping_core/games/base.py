@@ -77,6 +77,10 @@ class GameSpec:
     turn_order: TurnOrder
     objectives: tuple[Objective, ...]
     participant_sees: Sight
+    # The parameters the participant is told (the instructions state them), which their page may
+    # use; the others (the bandit's target option, how many no-go trials there are, ...) never
+    # leave the server. The game's length is announced separately (`Game.announced_length`).
+    public_params: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -232,7 +236,18 @@ class Game(ABC, Generic[ParamsT, StateT]):
         game keeps its target where."""
         return None
 
+    def practice_game(self, n_trials: int) -> Game | None:
+        """The game of a practice block of `n_trials` (at least 1) trials before this one: the same
+        rules and proportions at that length, played against the game's baseline adversary and
+        earning nothing. None for games without a practice block (the default)."""
+        return None
+
     # --- what the participant is shown (one trial, plain Python, for the live server) --------
+
+    def params_for_participant(self) -> dict[str, Any]:
+        """The parameters the participant may know (`spec.public_params`), as plain values."""
+        everything = self.params.to_mapping()
+        return {name: everything[name] for name in self.spec.public_params}
 
     def participant_cue(self, adversary_action: int) -> dict[str, Any]:
         """What the participant sees of the adversary's move *before* choosing (an

@@ -15,6 +15,7 @@ Observation info (see budget.BudgetedGame): `budget_left` [B, 1] no-go trials st
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from torch import Tensor
@@ -52,6 +53,7 @@ class GoNoGo(budget.BudgetedGame[GoNoGoParams]):
         turn_order=TurnOrder.ADVERSARY_FIRST,
         objectives=(Objective.MAX, Objective.ADALIGN),
         participant_sees=Sight.CUE,
+        public_params=("response_window_ms",),  # how many trials are no-go stays hidden
     )
     params_class = GoNoGoParams
 
@@ -68,6 +70,19 @@ class GoNoGo(budget.BudgetedGame[GoNoGoParams]):
             state, participant_action, trial_type, correct, 1.0 - correct,
             budget_left=state.budget_left - nogo.long(),
         )
+
+    def practice_game(self, n_trials):
+        """The same window and share of no-go trials over `n_trials`, rounded half up; a practice
+        of two or more trials has at least one trial of each kind the game has, so that both are
+        practised."""
+        p = self.params
+        nogo = math.floor(n_trials * p.nogo_trials / p.trials + 0.5)
+        if n_trials >= 2:
+            if p.nogo_trials > 0:
+                nogo = max(nogo, 1)
+            if p.nogo_trials < p.trials:
+                nogo = min(nogo, n_trials - 1)
+        return GoNoGo(GoNoGoParams(trials=n_trials, nogo_trials=nogo, response_window_ms=p.response_window_ms))
 
     def effective_participant_action(self, action, reaction_time_ms):
         if action == RESPOND:

@@ -64,6 +64,7 @@ class IteratedPrisonersDilemma(Game[IPDParams, State]):
         turn_order=TurnOrder.SIMULTANEOUS,
         objectives=(Objective.MAX, Objective.FAIR, Objective.ADALIGN),
         participant_sees=Sight.PREVIOUS,
+        public_params=("reward", "sucker", "temptation", "punishment", "continuation_probability"),
     )
     params_class = IPDParams
 

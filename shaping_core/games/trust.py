@@ -51,6 +51,7 @@ class TrustGame(Game[TrustParams, State]):
         turn_order=TurnOrder.PARTICIPANT_FIRST,
         objectives=(Objective.MAX, Objective.FAIR, Objective.ADALIGN),
         participant_sees=Sight.PREVIOUS,
+        public_params=("endowment", "multiplier", "return_fractions"),
     )
     params_class = TrustParams
 
