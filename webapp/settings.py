@@ -64,6 +64,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "webapp.middleware.FriendlyNotFoundMiddleware",  # no technical 404 page for participants, even in DEBUG
 ]
 
 ROOT_URLCONF = "webapp.urls"

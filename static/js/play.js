@@ -8,7 +8,7 @@
  *                                        tab of the same participant records a trial
  *                     {type: "result"}  the outcome of a choice (duplicate: true for a repeat)
  *                     {type: "error"}   code, message, expected_trial
- *   client -> server  {type: "choice", trial, choice, rt_ms} and {type: "sync"}
+ *   client -> server  {type: "choice", trial, practice, choice, rt_ms} and {type: "sync"}
  *
  * Rules the core keeps:
  * - The screen is redrawn entirely from each `state`; nothing is carried over but the one choice
@@ -23,6 +23,12 @@
  *   button just used instead of falling back to the page; presses on them are ignored.
  * - rt_ms is the time since the trial was shown (performance.now()); go/no-go measures it itself
  *   from the frame the stimulus was painted.
+ * - A trial is named by its index and its block: a study may open with practice trials
+ *   (`practice` on `current`), numbered from 0 like the game's. They earn nothing and are not part
+ *   of `history`.
+ * - Pauses are the page's own: after every `break_every` trials of the game, and after the
+ *   practice, a screen waits for "Continue" before the next trial. The server is not told; a
+ *   reload during a pause shows it again, at the same trial.
  */
 (function () {
   "use strict";
@@ -109,12 +115,15 @@
     finished: false, // done, or a close that must not be retried
     state: null, // the last `state` message, with results applied since
     trial: null, // index of the trial to answer now
+    practice: false, // whether that trial is a practice trial
     cue: {},
     points: 0,
-    pending: null, // {trial, choice, rt_ms}: sent (or to send), no result yet
+    pending: null, // {trial, practice, choice, rt_ms}: sent (or to send), no result yet
     ready: false, // may the participant choose now?
     shownAt: 0,
     holdTimer: null,
+    paused: false, // a break (or the end of the practice) is on screen
+    pauseSeenAt: null, // the trial whose pause was dismissed with Continue
     renderer: null,
     ui: {},
 
@@ -276,9 +285,8 @@
         this.finish(state.debrief_url, 0);
         return;
       }
-      this.trial = state.current.trial;
-      this.cue = state.current.cue || {};
-      var resend = this.pending && this.pending.trial === this.trial;
+      this.setCurrent(state.current);
+      var resend = this.isPending(this.trial, this.practice);
       if (!resend) this.pending = null; // recorded already (it is in the history) or stale
       this.drawFrame();
       this.renderer.draw(state, { resending: resend });
@@ -286,15 +294,25 @@
         this.setReady(false);
         this.transmit();
       } else {
-        this.renderer.begin(false);
+        this.beginTrial(false);
       }
+    },
+
+    setCurrent: function (current) {
+      this.trial = current.trial;
+      this.practice = !!current.practice;
+      this.cue = current.cue || {};
+    },
+
+    isPending: function (trial, practice) {
+      return !!this.pending && this.pending.trial === trial && this.pending.practice === !!practice;
     },
 
     // -- result: show the outcome, then move on ------------------------------------------------
 
     onResult: function (result) {
-      var mine = this.pending && this.pending.trial === result.trial;
-      if (!mine && (this.trial === null || result.trial !== this.trial)) {
+      var mine = this.isPending(result.trial, result.practice);
+      if (!mine && (this.trial === null || result.trial !== this.trial || !!result.practice !== this.practice)) {
         return; // a late answer for a trial the screen has already moved past
       }
       window.clearTimeout(this.resultTimer);
@@ -302,7 +320,7 @@
       this.clearError();
       this.points = result.points;
       var history = this.state.history;
-      if (!history.length || history[history.length - 1].trial < result.feedback.trial) {
+      if (!result.practice && (!history.length || history[history.length - 1].trial < result.feedback.trial)) {
         history.push(result.feedback);
       }
       this.state.points = result.points;
@@ -314,14 +332,63 @@
         return;
       }
       var self = this;
-      this.trial = result.next.trial;
-      this.cue = result.next.cue || {};
-      this.state.trial = this.trial;
+      this.setCurrent(result.next);
+      if (!this.practice) this.state.trial = this.trial;
       this.state.current = result.next;
       this.holdTimer = window.setTimeout(function () {
         self.updateProgress();
-        self.renderer.begin(true);
+        self.beginTrial(true);
       }, hold);
+    },
+
+    // -- pauses: a break every `break_every` trials, and the end of the practice ---------------
+
+    /** Make the current trial answerable, after the pause due before it, if any. */
+    beginTrial: function (afterResult) {
+      var pause = this.pauseDue();
+      if (pause) this.showPause(pause);
+      else this.renderer.begin(afterResult);
+    },
+
+    pauseDue: function () {
+      if (this.practice || this.trial === null || this.pauseSeenAt === this.trial) return null;
+      if (this.trial === 0) return this.state.practice_trials > 0 ? "practice-over" : null;
+      var every = this.state.break_every;
+      return every > 0 && this.trial % every === 0 ? "break" : null;
+    },
+
+    showPause: function (kind) {
+      var self = this;
+      this.paused = true;
+      this.setReady(false);
+      var title, text;
+      if (kind === "break") {
+        var n = this.state.trials;
+        title = "Time for a short break";
+        text = "You have played " + this.trial + (n ? " of " + n : "") + " " + this.unit().toLowerCase() +
+          "s. Take a short rest, then press Continue to go on.";
+      } else {
+        title = "The practice is over";
+        text = "From now on the game counts: every " + this.unit().toLowerCase() + " can earn points. " +
+          "Press Continue when you are ready.";
+      }
+      var button = h("button", { type: "button", className: "button button-primary", id: "pause-continue",
+                                  text: "Continue", onclick: function () { self.endPause(); } });
+      this.ui.pause = h("section", { className: "game-pause", id: "game-pause", "aria-labelledby": "pause-title" },
+        h("h2", { id: "pause-title", text: title }), h("p", { text: text }), button);
+      this.ui.body.hidden = true;
+      screen.appendChild(this.ui.pause);
+      this.ui.note.textContent = title + ".";
+      button.focus();
+    },
+
+    endPause: function () {
+      if (!this.paused) return;
+      this.paused = false;
+      this.pauseSeenAt = this.trial;
+      this.ui.pause.remove();
+      this.ui.body.hidden = false;
+      this.renderer.begin(true);
     },
 
     onError: function (error) {
@@ -334,6 +401,14 @@
       }[error.code] || "Something went wrong. Please try again.";
       if (error.code === "server_error") {
         this.retryLater(); // the banner says "Reconnecting…"; the choice is kept and resent
+        return;
+      }
+      if (error.code === "timed_out" || error.code === "study_closed") {
+        // The participation has ended: the participant's page says how, and what happens now.
+        this.finished = true;
+        this.setReady(false);
+        this.forgetSocket(1000);
+        window.location.assign(window.location.pathname);
         return;
       }
       this.showError(friendly, error.message);
@@ -385,7 +460,7 @@
         rt = Math.round(Math.max(0, rt) * 10) / 10;
         if (rt > MAX_RT_MS) rt = null; // away for over an hour: unknown rather than rejected
       }
-      this.pending = { trial: this.trial, choice: name, rt_ms: rt };
+      this.pending = { trial: this.trial, practice: this.practice, choice: name, rt_ms: rt };
       this.setReady(false);
       this.transmit();
       return true;
@@ -396,7 +471,7 @@
       var p = this.pending;
       if (!p) return;
       window.clearTimeout(this.resultTimer);
-      if (this.send({ type: "choice", trial: p.trial, choice: p.choice, rt_ms: p.rt_ms })) {
+      if (this.send({ type: "choice", trial: p.trial, practice: p.practice, choice: p.choice, rt_ms: p.rt_ms })) {
         this.resultTimer = window.setTimeout(function () {
           if (self.pending === p) self.dropSocket(); // the state after reconnecting decides
         }, RESULT_TIMEOUT_MS);
@@ -411,21 +486,30 @@
       this.ui.progress = h("p", { className: "game-progress", id: "game-progress" });
       this.ui.total = h("span", { className: "game-total-value" });
       this.ui.note = h("p", { className: "visually-hidden", role: "status", "aria-live": "polite" });
+      this.ui.practiceNote = h("p", { className: "game-practice-note", id: "practice-note", hidden: true,
+                                      text: "Practice: these trials earn no points." });
       this.ui.body = h("div", { className: "game-body" });
+      this.paused = false;
       screen.appendChild(h("div", { className: "game-status" },
         this.ui.progress,
         h("p", { className: "game-total" }, "Your points: ", this.ui.total)));
+      screen.appendChild(this.ui.practiceNote);
       screen.appendChild(this.ui.note);
       screen.appendChild(this.ui.body);
       this.updateProgress();
       this.updateTotal();
     },
 
+    unit: function () {
+      return (this.game === "ipd" || this.game === "trust") ? "Round" : "Trial";
+    },
+
     updateProgress: function () {
       if (!this.ui.progress || this.trial === null) return;
-      var unit = (this.game === "ipd" || this.game === "trust") ? "Round" : "Trial";
-      var n = this.state.trials;
-      this.ui.progress.textContent = unit + " " + (this.trial + 1) + (n ? " of " + n : "");
+      var n = this.practice ? this.state.practice_trials : this.state.trials;
+      this.ui.progress.textContent = (this.practice ? "Practice " + this.unit().toLowerCase() : this.unit()) +
+        " " + (this.trial + 1) + (n ? " of " + n : "");
+      this.ui.practiceNote.hidden = !this.practice;
     },
 
     updateTotal: function () {
@@ -750,7 +834,8 @@
       this.stage.textContent = "";
       this.stage.appendChild(h("p", { className: "gng-message " + (correct ? "is-good" : "is-bad"), text: text }));
       this.feedback.textContent = "";
-      this.feedback.appendChild(h("p", { text: "Trial " + (f.trial + 1) + ": " + text + "." }));
+      this.feedback.appendChild(h("p", { text: (core.practice ? "Practice trial " : "Trial ") + (f.trial + 1) + ": " +
+        text + "." }));
       return GNG_FEEDBACK_MS;
     },
 
@@ -893,7 +978,7 @@
 
   document.addEventListener("keydown", function (e) {
     if (e.altKey || e.ctrlKey || e.metaKey || e.repeat) return;
-    if (!core.state || core.finished) return;
+    if (!core.state || core.finished || core.paused) return; // a pause's Continue button takes its own keys
     if (core.game !== "gonogo" && isTypingTarget(e.target)) return;
     if (core.game === "gonogo" || !(e.target && e.target.tagName === "BUTTON" && (e.key === " " || e.key === "Enter"))) {
       if (core.renderer.onKey(e)) e.preventDefault();

@@ -57,9 +57,9 @@ def test_pages_walk_consent_comprehension_play_and_debrief(db):
     wrong = {f"q{i}": str((q["answer"] + 1) % len(q["choices"])) for i, q in enumerate(questions)}
     wrong["q0"] = str(questions[0]["answer"])  # only the others are marked
     response = client.post(url, {"csrfmiddlewaretoken": instructions.csrf_token, "step": "comprehension",
-                                 **wrong})
+                                 **wrong}, follow=True)
     marked = _read(response, url)
-    assert response.status_code == 400 and marked.kind == "instructions"
+    assert response.redirect_chain == [(url, 302)] and marked.kind == "instructions"  # Post/Redirect/Get
     assert marked.invalid == {f"q{i}" for i in range(1, len(questions))}
     assert marked.csrf_token
 

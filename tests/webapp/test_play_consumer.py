@@ -1,15 +1,17 @@
 """Whole games, resume, duplicates, bad messages and second tabs over the real websocket."""
 
 import json
+from datetime import timedelta
 
 import pytest
 import torch
 from channels.db import database_sync_to_async
+from django.utils import timezone
 
-from helpers import GAMES, choose, connect, make_player, make_study, scripted_choice
+from helpers import GAMES, SMALL_PARAMS, choose, connect, make_player, make_study, scripted_choice
 from shaping_core.games import make_game
 from webapp.play.models import Trial
-from webapp.studies.models import Participant
+from webapp.studies.models import Participant, Study
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -255,3 +257,95 @@ async def test_after_the_last_trial_the_game_is_over():
     communicator, state = await connect(participant.token)
     assert state["done"] is True and state["current"] is None and state["debrief_url"]
     await communicator.disconnect()
+
+
+# ---- time limits and Close, on the websocket ------------------------------------------------------
+
+
+def _age_last_seen(participant, minutes):
+    Participant.objects.filter(pk=participant.pk).update(last_seen_at=timezone.now() - timedelta(minutes=minutes))
+
+
+async def _refused(communicator, code):
+    """The connection answers with the error `code` (no expected trial), then closes with 4409."""
+    error = await communicator.receive_json_from(timeout=5)
+    assert error["type"] == "error" and error["code"] == code and error["expected_trial"] is None, error
+    assert await communicator.receive_output(timeout=5) == {"type": "websocket.close", "code": 4409}
+
+
+async def test_a_move_after_the_idle_limit_times_the_participant_out_and_records_nothing():
+    study = await db(make_study)("ipd", idle_time_limit_minutes=10)
+    participant = await db(make_player)(study)
+    communicator, _ = await connect(participant.token)
+    assert (await choose(communicator, 0, "C"))["type"] == "result"
+    await db(_age_last_seen)(participant, 11)
+    await communicator.send_json_to({"type": "choice", "trial": 1, "choice": "D", "rt_ms": 500})
+    await _refused(communicator, "timed_out")
+    stored = await db(Participant.objects.get)(pk=participant.pk)
+    assert stored.status == Participant.Status.TIMED_OUT and stored.ended_at is not None
+    trials = await db(stored_trials)(participant)
+    assert [t.is_complete for t in trials] == [True, False]  # trial 1 stays open, unanswered
+
+    communicator, _ = await connect(participant.token, expect_state=False)  # and so does a reconnect
+    await _refused(communicator, "timed_out")
+
+
+async def test_a_connection_after_the_idle_limit_is_refused_and_the_ending_kept():
+    study = await db(make_study)("ipd", idle_time_limit_minutes=10)
+    participant = await db(make_player)(study)
+    await db(_age_last_seen)(participant, 11)
+    communicator, _ = await connect(participant.token, expect_state=False)
+    await _refused(communicator, "timed_out")
+    assert (await db(Participant.objects.get)(pk=participant.pk)).status == Participant.Status.TIMED_OUT
+
+
+async def test_a_game_goes_on_within_the_close_grace_and_ends_after_it():
+    from webapp.studies.services import study_set_status
+
+    study = await db(make_study)("ipd", close_grace_minutes=5)
+    participant = await db(make_player)(study)
+    communicator, _ = await connect(participant.token)
+    study = await db(study_set_status)(study=study, action="close")
+    assert (await choose(communicator, 0, "C"))["type"] == "result"  # within the grace period
+    await db(Study.objects.filter(pk=study.pk).update)(closed_at=study.closed_at - timedelta(minutes=5))
+    await communicator.send_json_to({"type": "choice", "trial": 1, "choice": "C", "rt_ms": 500})
+    await _refused(communicator, "study_closed")
+    stored = await db(Participant.objects.get)(pk=participant.pk)
+    assert stored.status == Participant.Status.ENDED_AT_CLOSE and stored.ended_at is not None
+    assert len([t for t in await db(stored_trials)(participant) if t.is_complete]) == 1
+
+
+# ---- nothing private reaches the participant -------------------------------------------------------
+
+
+async def _every_message(game, params):
+    """Every message of a whole game, with a reconnect (a fresh state) half-way."""
+    study = await db(make_study)(game, params=params)
+    participant = await db(make_player)(study)
+    communicator, state = await connect(participant.token)
+    results = await play_through(communicator, state, game, until=2)
+    await communicator.disconnect()
+    communicator, resumed = await connect(participant.token)
+    results += await play_through(communicator, resumed, game)
+    await communicator.disconnect()
+    return [state, resumed, *results]
+
+
+PRIVATE = {  # parameters the instructions never tell the participant
+    "ipd": {"max_rounds": 73},
+    "bandit": {"target_option": 1, "rewards_per_option": 3},
+    "gonogo": {"nogo_trials": 3},
+    "trust": {},
+}
+
+
+@pytest.mark.parametrize("game", GAMES)
+async def test_the_participant_is_sent_only_the_parameters_the_rules_show(game):
+    params = {**SMALL_PARAMS[game], **PRIVATE[game]}
+    messages = await _every_message(game, params)
+    public = make_game(game, params).spec.public_params
+    for state in messages[:2]:
+        assert set(state["params"]) == set(public)
+    for name in PRIVATE[game]:
+        assert all(f'"{name}"' not in json.dumps(m) for m in messages), name
+    assert all("target" not in json.dumps(m) for m in messages)  # the bandit's target option above all

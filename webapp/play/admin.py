@@ -7,9 +7,9 @@ from .models import Trial
 class TrialAdmin(admin.ModelAdmin):
     """Read-only: trials are written by live play only."""
 
-    list_display = ["participant", "study", "index", "participant_action", "adversary_action",
+    list_display = ["participant", "study", "practice", "index", "participant_action", "adversary_action",
                     "participant_reward", "adversary_reward", "reaction_time_ms", "responded_at"]
-    list_filter = ["participant__study", "participant__condition"]
+    list_filter = ["participant__study", "participant__condition", "practice"]
     search_fields = ["participant__public_id"]
     list_select_related = ["participant", "participant__study"]
 

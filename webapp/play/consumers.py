@@ -19,8 +19,7 @@ from django.urls import reverse
 from webapp import ratelimit
 from webapp.studies.models import Participant
 
-from . import protocol, services
-from .models import Trial
+from . import protocol, selectors, services
 
 logger = logging.getLogger(__name__)
 
@@ -75,9 +74,9 @@ class PlayConsumer(AsyncWebsocketConsumer):
             too_many = await ratelimit.aunknown_token_exceeded(client)
             await self.close(code=CLOSE_RATE_LIMITED if too_many else CLOSE_UNKNOWN_TOKEN)
             return
-        if self.participant.status not in services.PLAYABLE:
-            await self._send(protocol.error("wrong_phase", "the game has not started yet"))
-            await self.close(code=CLOSE_NOT_PLAYING)
+        refusal = services.play_refusal(self.participant)
+        if refusal is not None:
+            await self._refuse(refusal)
             return
         self.group = f"participant-{self.participant.public_id}"
         await self._other_tabs("group_add", self.group, self.channel_name)
@@ -112,6 +111,9 @@ class PlayConsumer(AsyncWebsocketConsumer):
     async def _choose(self, message: protocol.ChoiceMessage):
         try:
             reply = await self._submit(message)
+        except services.NotPlayable as refusal:  # timed out, or the study closed, since the last move
+            await self._refuse(refusal)
+            return
         except services.PlayError as error:
             await self._send(protocol.error(error.code, error.message, error.expected_trial))
             return
@@ -127,7 +129,8 @@ class PlayConsumer(AsyncWebsocketConsumer):
     @off_the_event_loop
     def _submit(self, message: protocol.ChoiceMessage) -> dict:
         submission = services.trial_submit(participant=self.participant, live=self.live, trial_index=message.trial,
-                                           action=message.action, reaction_time_ms=message.reaction_time_ms)
+                                           action=message.action, reaction_time_ms=message.reaction_time_ms,
+                                           practice=message.practice)
         self.live = submission.live
         return {"duplicate": submission.duplicate,
                 "message": protocol.result(self.live, submission.trial, submission.duplicate,
@@ -142,16 +145,20 @@ class PlayConsumer(AsyncWebsocketConsumer):
     async def _send_state(self):
         try:
             message = await self._state()
-        except services.PlayError as error:
-            # Only a participant who cannot play gets here: say why, then end the connection.
-            await self._send(protocol.error(error.code, error.message, error.expected_trial))
-            await self.close(code=CLOSE_NOT_PLAYING)
+        except services.NotPlayable as refusal:
+            await self._refuse(refusal)
             return
         except Exception:
             logger.exception("loading the game of %s failed", self.participant.public_id)
             await self._unavailable()
             return
         await self._send(message)
+
+    async def _refuse(self, refusal: services.NotPlayable):
+        """The participant cannot play (not started, timed out, the study closed): say why, then end
+        the connection; their page knows what to show instead."""
+        await self._send(protocol.error(refusal.code, refusal.message))
+        await self.close(code=CLOSE_NOT_PLAYING)
 
     async def _unavailable(self):
         """The database is away: say so, and close so that the page reconnects after a back-off
@@ -171,8 +178,12 @@ class PlayConsumer(AsyncWebsocketConsumer):
     @off_the_event_loop
     def _state(self) -> dict:
         self.live = services.play_start(participant=self.participant)
-        trials = list(Trial.objects.filter(participant=self.participant).order_by("index"))
-        return protocol.state(self.live, trials, self.participant.screen_order, self._debrief_url())
+        study = self.participant.study
+        return protocol.state(study.make_game(), self.live,
+                              selectors.block_trials(participant=self.participant, practice=self.live.practice),
+                              self.participant.screen_order, self._debrief_url(),
+                              practice_trials=selectors.practice_length(study=study),
+                              break_every=study.break_every_trials)
 
     @property
     def game(self):

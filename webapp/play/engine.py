@@ -7,6 +7,9 @@ adversary's recurrent state and the game state end up exactly where they were.
 
 Adversary draws are seeded per trial from the participant's seed, so a trial's draw does not
 depend on how often the game was rebuilt before it.
+
+A practice block before the game is a LiveGame of its own (`practice=True`): the game's practice
+game against its baseline adversary, rebuilt from the practice rows.
 """
 
 from __future__ import annotations
@@ -47,17 +50,17 @@ class Outcome:
 
 
 class LiveGame:
-    def __init__(self, game: Game, policy: Policy, *, seed: int, length: int):
-        self.game, self.policy, self.seed = game, policy, seed
+    def __init__(self, game: Game, policy: Policy, *, seed: int, length: int, practice: bool = False):
+        self.game, self.policy, self.seed, self.practice = game, policy, seed, practice
         self.state = game.init(1, length=torch.tensor([length]))
         self.policy_state = policy.reset(1)
         self.participant_points = 0.0
         self.adversary_points = 0.0
 
     @classmethod
-    def replay(cls, game: Game, policy: Policy, *, seed: int, length: int,
-               trials: list[StoredTrial]) -> LiveGame:
-        live = cls(game, policy, seed=seed, length=length)
+    def replay(cls, game: Game, policy: Policy, *, seed: int, length: int, trials: list[StoredTrial],
+               practice: bool = False) -> LiveGame:
+        live = cls(game, policy, seed=seed, length=length, practice=practice)
         for trial in trials:
             if trial.index != live.trial_index:
                 raise ReplayMismatch(f"stored trial {trial.index} where trial {live.trial_index} was expected")

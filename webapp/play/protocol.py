@@ -30,6 +30,7 @@ class ChoiceMessage:
     trial: int
     action: int
     reaction_time_ms: float | None
+    practice: bool  # a trial of the practice block, not of the game
 
 
 def parse(text: str | None, game: Game) -> ChoiceMessage | str:
@@ -60,10 +61,13 @@ def _check_fields(message: dict[str, Any], allowed: set[str]) -> None:
 
 
 def _parse_choice(message: dict[str, Any], game: Game) -> ChoiceMessage:
-    _check_fields(message, {"type", "trial", "choice", "rt_ms"})
+    _check_fields(message, {"type", "trial", "choice", "rt_ms", "practice"})
     trial = message.get("trial")
     if isinstance(trial, bool) or not isinstance(trial, int) or trial < 0:
         raise ProtocolError("bad_message", "'trial' must be a non-negative integer")
+    practice = message.get("practice", False)
+    if not isinstance(practice, bool):
+        raise ProtocolError("bad_message", "'practice' must be true or false")
     actions = game.spec.participant_actions
     choice = message.get("choice")
     name = str(choice) if isinstance(choice, int) and not isinstance(choice, bool) else choice
@@ -74,7 +78,7 @@ def _parse_choice(message: dict[str, Any], game: Game) -> ChoiceMessage:
     if rt is not None and (isinstance(rt, bool) or not isinstance(rt, (int, float)) or not math.isfinite(rt)
                            or not 0 <= rt <= MAX_REACTION_TIME_MS):
         raise ProtocolError("bad_message", f"'rt_ms' must be a number of milliseconds in 0..{MAX_REACTION_TIME_MS}")
-    return ChoiceMessage(trial=trial, action=actions.index(name), reaction_time_ms=rt)
+    return ChoiceMessage(trial=trial, action=actions.index(name), reaction_time_ms=rt, practice=practice)
 
 
 def error(code: str, message: str, expected_trial: int | None = None) -> dict[str, Any]:
@@ -91,12 +95,22 @@ def _current(live: LiveGame, open_trial: Trial | None) -> dict[str, Any] | None:
     if live.done:
         return None
     cue = live.game.participant_cue(open_trial.adversary_action) if open_trial else {}
-    return {"trial": live.trial_index, "cue": cue}
+    return {"trial": live.trial_index, "practice": live.practice, "cue": cue}
 
 
-def state(live: LiveGame, trials: list[Trial], screen_order: list[int], debrief_url: str) -> dict[str, Any]:
-    """Everything a client needs to draw the game from scratch (on connect, resync, other tab)."""
-    game = live.game
+def _points(live: LiveGame) -> float:
+    """The participant's points: the game's only, so none while the practice block is played."""
+    return 0.0 if live.practice else live.participant_points
+
+
+def state(game: Game, live: LiveGame, trials: list[Trial], screen_order: list[int], debrief_url: str, *,
+          practice_trials: int, break_every: int) -> dict[str, Any]:
+    """Everything a client needs to draw the game from scratch (on connect, resync, other tab).
+
+    `game` is the participant's game, `live` the block in play (the practice block or the game)
+    and `trials` that block's rows. Of the game's parameters only those the participant is told
+    are sent (`GameSpec.public_params`): never, say, the bandit's target option.
+    """
     completed = [t for t in trials if t.is_complete]
     open_trial = next((t for t in trials if not t.is_complete), None)
     return {
@@ -105,12 +119,14 @@ def state(live: LiveGame, trials: list[Trial], screen_order: list[int], debrief_
         "turn_order": game.spec.turn_order.value,
         "actions": list(game.spec.participant_actions),
         "screen_order": screen_order,
-        "params": game.params.to_mapping(),
+        "params": game.params_for_participant(),
         "trials": game.announced_length,
-        "trial": live.trial_index,
+        "practice_trials": practice_trials,
+        "break_every": break_every,
+        "trial": 0 if live.practice else live.trial_index,
         "done": live.done,
-        "points": live.participant_points,
-        "history": [_feedback(game, t) for t in completed],
+        "points": _points(live),
+        "history": [] if live.practice else [_feedback(game, t) for t in completed],
         "current": _current(live, open_trial),
         "debrief_url": debrief_url if live.done else None,
     }
@@ -118,12 +134,15 @@ def state(live: LiveGame, trials: list[Trial], screen_order: list[int], debrief_
 
 def result(live: LiveGame, trial: Trial, duplicate: bool, open_trial: Trial | None,
            debrief_url: str) -> dict[str, Any]:
+    """The answer to a choice. `live` is the block in play after it: the game, once the last
+    practice trial is answered (a practice game has the game's rules, so its feedback reads alike)."""
     return {
         "type": "result",
         "trial": trial.index,
+        "practice": trial.practice,
         "duplicate": duplicate,
         "feedback": _feedback(live.game, trial),
-        "points": live.participant_points,
+        "points": _points(live),
         "done": live.done,
         "next": _current(live, open_trial),
         "debrief_url": debrief_url if live.done else None,

@@ -24,7 +24,8 @@ class Earnings:
 
 def participant_earnings(*, participant: Participant) -> Earnings:
     study = participant.study
-    points = participant.trials.filter(participant_action__isnull=False).aggregate(
+    # Practice trials (webapp/play/models.py) earn nothing.
+    points = participant.trials.filter(practice=False, participant_action__isnull=False).aggregate(
         s=Sum("participant_reward"))["s"] or 0.0
     bonus = (Decimal(str(points)) * study.money_per_point).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     return Earnings(points=points, bonus=bonus, show_up_fee=study.show_up_fee,
