@@ -31,7 +31,7 @@ EXPORT_COLUMNS = [
     "study", "condition", "adversary", "adversary_params", "participant", "game", "trial",
     "participant_action", "participant_action_index", "adversary_action", "adversary_action_index",
     "participant_reward", "adversary_reward", "reaction_time_ms", "presented_at", "responded_at",
-    "adversary_probs", "episode_length", "screen_order", "participant_status",
+    "adversary_probs", "episode_length", "screen_order", "target_action_index", "participant_status",
 ]
 FORMATS = {".csv": "csv", ".parquet": "parquet"}
 TIMESTAMP = "datetime64[us, UTC]"  # what the export gives for the database's timestamps
@@ -101,6 +101,7 @@ def episodes_frame(game: Game, episodes: Episodes, *, adversary_name: str,
         # Simulated participants have no screen: actions in index order, as the platform shows
         # every game but the counterbalanced bandit.
         "screen_order": constant(json.dumps(list(range(len(game.spec.participant_actions))))),
+        "target_action_index": pd.array(constant(game.target_participant_action), dtype="Int64"),
         "participant_status": constant("completed"),
     }
     return pd.DataFrame(columns, columns=EXPORT_COLUMNS)
