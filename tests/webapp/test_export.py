@@ -15,6 +15,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from helpers import make_player, make_study, scripted_choice
+from webapp.play.models import Trial
 from webapp.play.services import play_start, trial_submit
 from webapp.studies.export import (BUNDLE_FILES, COLUMNS, EXTERNAL_ID_COLUMNS, PARTICIPANT_COLUMNS,
                                    PARTICIPANT_TEST_COLUMN, TRIAL_TEST_COLUMN, bonus_file, participants_frame,
@@ -220,6 +221,18 @@ def test_participants_export_has_one_row_per_participant_with_hand_computed_pay(
     with_ids = participants_frame(study=paid_study, include_external_ids=True)
     assert list(with_ids.columns) == PARTICIPANT_COLUMNS + EXTERNAL_ID_COLUMNS
     assert list(with_ids["external_id"]) == ["ann", "ben", "cat", "dan"]
+
+
+def test_practice_trials_are_never_exported_nor_paid(paid_study):
+    ann = play(make_player(paid_study, external_id="ann"), "CCDD")
+    now = timezone.now()
+    Trial.objects.create(participant=ann, practice=True, index=0, adversary_action=1, participant_action=1,
+                         participant_reward=5.0, adversary_reward=0.0, presented_at=now, responded_at=now)
+    frame = trials_frame(study=paid_study)
+    assert frame["trial"].tolist() == [0, 1, 2, 3] and frame["participant_action"].tolist() == list("CCDD")
+    row = participants_frame(study=paid_study).iloc[0]
+    assert (row["trials_completed"], row["points"], row["bonus"]) == (4, 12.0, Decimal("0.06"))
+    assert bonus_file(study=paid_study).csv() == b"ann,0.06\n"
 
 
 def test_participants_download_is_csv_with_exact_money(admin_client, paid_study):

@@ -5,9 +5,10 @@ with docs/data.md in one zip.
 The trial table is exactly what the surrogate trainer reads (DESIGN.md, principle 6), so change a
 column only together with docs/data.md (and its copy in shaping_core/learners/datasets.py).
 
-Test participants (researchers' previews) are left out unless `include_test`, and the recruitment
-platform's ids unless `include_external_ids`. These functions only read: callers first run
-`services.participants_end_due`, so that the exported statuses are current.
+Practice trials are never exported. Test participants (researchers' previews) are left out unless
+`include_test`, and the recruitment platform's ids unless `include_external_ids`. These functions
+only read: callers first run `services.participants_end_due`, so that the exported statuses are
+current.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ def trials_frame(*, study: Study, include_external_ids: bool = False, include_te
     game = study.make_game()
     p_names, a_names = game.spec.participant_actions, game.spec.adversary_actions
     target = game.target_participant_action
-    trials = (Trial.objects.filter(participant__study=study, participant_action__isnull=False)
+    trials = (Trial.objects.filter(participant__study=study, practice=False, participant_action__isnull=False)
               .select_related("participant", "participant__condition")
               .order_by("participant_id", "index"))
     if not include_test:
@@ -121,8 +122,9 @@ def bonus_for_points(points: float, money_per_point: Decimal) -> Decimal:
 
 def _participants_with_points(study: Study, *, include_test: bool) -> QuerySet[Participant]:
     """The study's participants in joining order, each with `trials_completed` and `points` (the sum
-    of their completed trials' participant rewards, as participant_earnings sums them), in one query."""
-    completed = Q(trials__participant_action__isnull=False)
+    of their completed game trials' participant rewards, as participant_earnings sums them), in one
+    query. Practice trials count for neither."""
+    completed = Q(trials__participant_action__isnull=False, trials__practice=False)
     participants = (study.participants.select_related("condition").order_by("id")
                     .annotate(trials_completed=Count("trials", filter=completed),
                               points=Sum("trials__participant_reward", filter=completed)))

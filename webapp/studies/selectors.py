@@ -55,6 +55,7 @@ def study_monitor(*, study: Study) -> list[ConditionSummary]:
     summaries = []
     conditions = study.conditions.annotate(
         trial_count=Count("participants__trials", filter=Q(participants__trials__participant_action__isnull=False,
+                                                           participants__trials__practice=False,
                                                            participants__is_test=False)),
     )
     for condition in conditions:
@@ -96,7 +97,7 @@ class ParticipantRow:
 def study_participant_rows(*, study: Study, include_test: bool = False, limit: int = 500) -> list[ParticipantRow]:
     """The study's participants, the most recently seen first, with their progress and points."""
     participants = study.participants.all() if include_test else study.participants.filter(is_test=False)
-    done = Q(trials__participant_action__isnull=False)
+    done = Q(trials__participant_action__isnull=False, trials__practice=False)
     rows = (participants.select_related("condition")
             .annotate(trials_done=Count("trials", filter=done), points=Sum("trials__participant_reward", filter=done))
             .order_by("-last_seen_at", "-id")[:limit])
