@@ -197,7 +197,7 @@ def test_monitor_data_and_figures_are_staff_only(client, ipd_study):
         assert b"cooperation" not in response.content and not response.content.startswith(PNG_SIGNATURE)
 
 
-def test_test_participants_count_in_the_report_only_when_asked_for(ipd_study):
+def test_test_participants_count_in_the_report_only_when_asked_for(ipd_study, tmp_path):
     from webapp.studies.services import participant_answer_comprehension, participant_consent, participant_preview
 
     tester = participant_preview(study=ipd_study)
@@ -214,3 +214,8 @@ def test_test_participants_count_in_the_report_only_when_asked_for(ipd_study):
     assert tester.public_id in set(with_tests.per_participant["participant"])
     assert with_tests.summary("tft", "cooperation")["n"] == 3
     assert with_tests.summary("tft", "cooperation")["mean"] == pytest.approx(1 / 3)  # (0.5 + 0.5 + 0) / 3
+
+    for flags, expected in (({}, 2), ({"include_test": True}, 3)):
+        out = tmp_path / f"report-{len(flags)}"
+        call_command("study_report", study=ipd_study.slug, out=str(out), stdout=io.StringIO(), **flags)
+        assert json.loads((out / "metrics.json").read_text())["conditions"]["tft"]["participants_with_trials"] == expected

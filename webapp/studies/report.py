@@ -230,7 +230,8 @@ def condition_png(report: Report, condition: str) -> bytes:
     axes.xaxis.get_major_locator().set_params(integer=True)
     axes.set_xlabel("trial")
     axes.set_ylabel("rate" if len(report.measures) > 1 else report.measures[0].label)
-    axes.set_title(f"{condition}: {participants} participants (mean ± s.e.m.)", fontsize=10)
+    axes.set_title(f"{condition}: {participants} participant{'' if participants == 1 else 's'} (mean ± s.e.m.)",
+                   fontsize=10)
     return _png(figure)
 
 

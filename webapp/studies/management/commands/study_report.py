@@ -1,10 +1,12 @@
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from webapp.studies.models import Participant, Study
 from webapp.studies.report import SPREAD, metrics, study_report, write_report
 from webapp.studies.selectors import study_monitor
+from webapp.studies.services import participants_end_due
 
 
 class Command(BaseCommand):
@@ -14,14 +16,17 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--study", required=True, help="the study's slug")
         parser.add_argument("--out", required=True, help="folder to write into (created if missing)")
+        parser.add_argument("--include-test", action="store_true",
+                            help="count test participants (researchers' previews) too")
 
-    def handle(self, *args, study, out, **options):
+    def handle(self, *args, study, out, include_test=False, **options):
         found = Study.objects.filter(slug=study).first()
         if found is None:
             known = ", ".join(Study.objects.values_list("slug", flat=True)) or "none"
             raise CommandError(f"no study with slug {study!r}; known studies: {known}")
+        participants_end_due(study=found, now=timezone.now())  # so that the statuses reported are current
         summaries = study_monitor(study=found)
-        report = study_report(study=found, conditions=[s.name for s in summaries])
+        report = study_report(study=found, conditions=[s.name for s in summaries], include_test=include_test)
         if report.per_participant.empty:
             joined = sum(s.total for s in summaries)
             raise CommandError(f"study {study!r} has no completed trials yet ({joined} participants joined): "
