@@ -1,6 +1,8 @@
 """A researcher's day in the admin: save again, the participant links, preview, duplicate, deleting
 test participants, the Monitor's participant table, and who may see which study."""
 
+import re
+
 import pytest
 from django.contrib.auth.models import Group, User
 from django.test import Client
@@ -80,6 +82,23 @@ def test_the_status_forms_are_not_nested_in_the_admin_form(admin_client, study_f
     main_form_end = page.index("</form>", page.index('id="study_form"'))
     assert page.index('<form id="study-status-launch"') > main_form_end
     assert 'form="study-status-launch"' in page[:main_form_end]
+
+
+@pytest.mark.parametrize("status, buttons", [("draft", ["Launch", "Close"]), ("live", ["Pause", "Close"]),
+                                             ("paused", ["Resume", "Close"]), ("closed", [])])
+def test_the_change_page_offers_only_the_status_changes_allowed(admin_client, study_factory, status, buttons):
+    study = study_factory("ipd", status=status)
+    page = admin_client.get(change_url(study)).content.decode()
+    offered = re.findall(r'<button type="submit" form="study-status-\w+" class="button">(\w+)</button>', page)
+    assert offered == buttons
+
+
+def test_the_change_page_links_every_download(admin_client, study_factory):
+    study = study_factory("ipd")
+    page = admin_client.get(change_url(study)).content.decode()
+    for url in ("export.csv", "participants.csv", "bonus.csv", "export.zip"):
+        assert f'href="/studies/{study.slug}/{url}"' in page
+        assert admin_client.get(f"/studies/{study.slug}/{url}").status_code == 200, url
 
 
 def test_preview_plays_a_draft_as_a_test_participant_who_takes_no_place(admin_client, study_factory):
@@ -189,6 +208,10 @@ def test_a_staff_user_without_rights_cannot_see_monitor_or_export_a_study(study_
     changelist = outsider.get("/admin/studies/study/").content.decode()
     assert study.name not in changelist
     assert study.slug not in outsider.get("/admin/studies/participant/").content.decode()
+    trials = outsider.get("/admin/play/trial/")
+    assert trials.status_code == 200 and "0 trials" in trials.content.decode()
+    trial = Trial.objects.filter(participant__study=study).first()
+    assert outsider.get(f"/admin/play/trial/{trial.pk}/change/").status_code in (302, 403, 404)
     assert outsider.get(f"/studies/{study.slug}/export.csv").status_code == 403
     assert outsider.post(f"/admin/studies/study/{study.pk}/status/close/").status_code == 404
     assert outsider.post(f"/admin/studies/study/{study.pk}/preview/").status_code == 404
@@ -217,3 +240,7 @@ def test_an_owner_runs_their_study_and_sees_only_theirs(study_factory):
     listing = owner.get("/admin/studies/study/").content.decode()
     assert mine.name in listing and theirs.name not in listing
     assert owner.get(change_url(theirs)).status_code in (302, 404)
+    _played(mine, "mine")
+    _played(theirs, "theirs")
+    trials = owner.get("/admin/play/trial/").content.decode()
+    assert "2 trials" in trials and mine.name in trials and theirs.name not in trials

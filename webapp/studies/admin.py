@@ -23,7 +23,7 @@ from webapp.policies.selectors import registered_policies_for
 from . import admin_views, export_views
 from .models import Condition, Participant, Study
 from .selectors import studies_visible_to
-from .services import participant_delete, study_duplicate, study_set_status
+from .services import participant_delete, study_duplicate, study_set_status, study_status_actions
 
 
 def adversary_choices(game: str | None, game_params: dict | None = None):
@@ -180,7 +180,10 @@ class StudyAdmin(ObjectPermissionsModelAdmin):
         if obj is not None and obj.pk:
             context["participant_links"] = participant_links(request, obj)
             if request.user.has_perm("studies.change_study", obj):
-                context["status_actions"] = [("launch", "Launch"), ("pause", "Pause"), ("close", "Close")]
+                labels = {"launch": "Resume" if obj.status == Study.Status.PAUSED else "Launch",
+                          "pause": "Pause", "close": "Close"}
+                context["status_actions"] = [(action, labels[action]) for action in study_status_actions(study=obj)]
+            context["can_export"] = request.user.has_perm("studies.export_study", obj)
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def get_urls(self):
@@ -310,4 +313,4 @@ class ParticipantAdmin(ObjectPermissionsModelAdmin):
 
     @admin.display(description="trials")
     def trial_count(self, participant):
-        return participant.trials.filter(participant_action__isnull=False).count()
+        return participant.trials.filter(practice=False, participant_action__isnull=False).count()

@@ -33,6 +33,12 @@ _TRANSITIONS = {
 }
 
 
+def study_status_actions(*, study: Study) -> list[str]:
+    """The actions of `study_set_status` that `study`'s current status allows, in the order launch,
+    pause, close."""
+    return [action for action, (allowed_from, _) in _TRANSITIONS.items() if study.status in allowed_from]
+
+
 def study_set_status(*, study: Study, action: str) -> Study:
     """Launch, pause or close a study. Launching checks the study can actually be played."""
     allowed_from, target = _TRANSITIONS[action]
