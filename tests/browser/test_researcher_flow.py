@@ -1,10 +1,10 @@
 """A researcher's first day, in headless Chromium against a real server: sign in as a member of the
 Researchers group; create a study with two conditions (the menus offer only the chosen game's
-adversaries); save, edit and save again; launch with the button; preview as a test participant; let
-two participants play (one finishes, one stays mid-game) while the Monitor's participant table updates;
-close the study, which ends the game in progress as documented (no grace period here: at once, with
-the debrief and the points so far); download the trials, the participants and the bonus file and
-check them; duplicate the study.
+adversaries); save, edit and save again; launch with the button; preview as a test participant and
+delete them; let two participants play (one finishes, one stays mid-game) while the Monitor's
+participant table updates; close the study, which ends the game in progress as documented (no grace
+period here: at once, with the debrief and the points so far); download the trials, the participants
+and the bonus file and check them; duplicate the study.
 
 Fixtures (browser, screenshots) are in conftest.py; skipped without /usr/bin/chromium.
 """
@@ -12,6 +12,7 @@ Fixtures (browser, screenshots) are in conftest.py; skipped without /usr/bin/chr
 import csv
 import io
 import json
+import re
 import sqlite3
 from contextlib import closing
 
@@ -134,6 +135,13 @@ def test_a_researchers_first_day(server, browser, shots):
     preview.locator("#consent-title").wait_for()
     preview.close()
     assert database(server, "SELECT is_test FROM studies_participant") == [(1,)]
+    # As an owner, delete the test participant (with their trials, if any) from the admin.
+    tester = database(server, "SELECT id FROM studies_participant")[0][0]
+    page.goto(f"{server.base_url}/admin/studies/participant/{tester}/delete/")
+    page.get_by_role("button", name=re.compile("Yes, I.m sure")).click()
+    page.locator(".messagelist .success").filter(has_text="deleted successfully").wait_for()
+    assert database(server, "SELECT COUNT(*) FROM studies_participant") == [(0,)]
+    page.goto(change_url)
 
     # 5. Two participants, each in their own browser: one finishes, one stays mid-game.
     people = browser.new_context(viewport={"width": 1280, "height": 900})

@@ -1,11 +1,13 @@
 """Claims of docs/protocol.md that the play tests do not check on their own: the Origin a client
-must send, `rt_ms` left out, and which errors say the expected trial."""
+must send, `rt_ms` left out, which errors say the expected trial, and the example conversation."""
+
+import json
 
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 
-from helpers import choose, connect, make_player, make_study
+from helpers import ROOT, choose, connect, make_player, make_study
 from webapp.asgi import application
 from webapp.play.models import Trial
 
@@ -69,3 +71,29 @@ async def test_the_last_trial_sent_again_after_the_end_is_a_duplicate_not_game_o
     beyond = await choose(communicator, 2, "C", 400)
     assert (beyond["code"], beyond["expected_trial"]) == ("game_over", None)
     await communicator.disconnect()
+
+
+def _example_transcript() -> list[tuple[str, dict]]:
+    """The example conversation of docs/protocol.md: (direction, message) pairs, "→" client to server."""
+    text = (ROOT / "docs" / "protocol.md").read_text()
+    block = text.split("## Example", 1)[1].split("```", 2)[1]
+    return [(line[0], json.loads(line[2:])) for line in block.strip().splitlines()]
+
+
+async def test_the_documented_example_is_what_the_server_says():
+    """Replays the client's side of the example and compares every server message, word for word."""
+    study = await db(make_study)("ipd", params={"rounds": 3},
+                                 conditions=[("tft", "tit_for_tat", {}, 1)])
+    participant = await db(make_player)(study)
+    transcript = _example_transcript()
+    assert transcript[0][0] == "←"
+    communicator, state = await connect(participant.token)
+    replies = [state]
+    for direction, message in transcript[1:]:
+        if direction == "→":
+            await communicator.send_json_to(message)
+            replies.append(await communicator.receive_json_from(timeout=5))
+    await communicator.disconnect()
+    documented = [json.loads(json.dumps(m).replace("TOKEN", participant.token))
+                  for d, m in transcript if d == "←"]
+    assert replies == documented
