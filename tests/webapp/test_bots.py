@@ -321,6 +321,30 @@ async def test_player_plays_whole_games_over_the_websocket_and_resumes(game):
         assert t.participant_action == player.moves[t.index].action or game == "gonogo"
 
 
+@pytest.mark.django_db(transaction=True)
+async def test_player_answers_the_practice_block_then_plays_the_game_with_its_model():
+    """Practice trials are answered with the practice flag and never shown to the model: its first
+    view is the game's trial 0."""
+    study = await database_sync_to_async(make_study)("gonogo", practice_trials=3)
+    participant = await database_sync_to_async(make_player)(study)
+    player, models = _player()
+    communicator, state = await connect(participant.token)
+    assert state["current"]["practice"] is True
+    outgoing = player.on_state(state)
+    practice_answers = 0
+    while outgoing is not None:
+        practice_answers += bool(outgoing.get("practice"))
+        await communicator.send_json_to(outgoing)
+        result = await communicator.receive_json_from(timeout=5)
+        assert result["type"] == "result" and result["duplicate"] is False, result
+        outgoing = player.on_result(result)
+    await communicator.disconnect()
+    assert player.done and practice_answers == 3
+    assert [int(v.trial[0]) for v in models[0].views] == list(range(participant.episode_length))
+    trials = await database_sync_to_async(lambda: list(participant.trials.values_list("practice", flat=True)))()
+    assert sorted(trials) == [False] * participant.episode_length + [True] * 3
+
+
 # --- runner: the summary's arithmetic ------------------------------------------------------------------
 
 def _result(index, completed, condition=None, points=None, total=None, reason=None, moves_=0):

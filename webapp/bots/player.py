@@ -10,6 +10,10 @@ The participant model sees every trial once, in order: `act` on the view of tria
 from trial t-1 and gives the probabilities for t (shaping_core/participants.py). A participation
 resumed part-way (a bot rejoining with the same participant label) first feeds the model the
 views of the trials already played, so its learning state matches the recorded history.
+
+A study's practice block (docs/protocol.md, Practice and breaks) is answered with uniformly random
+choices that the model never sees: practice earns nothing and is left out of analyses, so the
+model's learning starts with the game, as the simulated participants' does offline.
 """
 
 from __future__ import annotations
@@ -36,9 +40,15 @@ class Move:
     action: int
     choice: str
     rt_ms: float | None
+    practice: bool = False
 
     def message(self) -> dict[str, Any]:
-        return {"type": "choice", "trial": self.trial, "choice": self.choice, "rt_ms": self.rt_ms}
+        message = {"type": "choice", "trial": self.trial, "choice": self.choice, "rt_ms": self.rt_ms}
+        return message | {"practice": True} if self.practice else message
+
+    def answers(self, trial: Mapping[str, Any]) -> bool:
+        """Whether this move is for `trial` (a state's `current`, a result's `next`, or a result)."""
+        return self.trial == trial["trial"] and self.practice == bool(trial.get("practice", False))
 
 
 class Player:
@@ -70,8 +80,11 @@ class Player:
 
     def on_result(self, result: Mapping[str, Any]) -> dict[str, Any] | None:
         """The answer to a choice: the next choice to send, or None (done, or a stale result)."""
-        if self.pending is None or result["trial"] != self.pending.trial:
+        if self.pending is None or not self.pending.answers(result):
             return None  # a late answer to a choice already settled by a state
+        if result.get("practice"):
+            self.pending = None
+            return self._choose(result["next"])
         if len(self.history) == result["trial"]:
             self.history.append(result["feedback"])
         self.pending = None
@@ -82,8 +95,10 @@ class Player:
 
     def _choose(self, current: Mapping[str, Any]) -> dict[str, Any]:
         trial, cue = current["trial"], current.get("cue") or {}
-        if self.pending is not None and self.pending.trial == trial:
+        if self.pending is not None and self.pending.answers(current):
             return self.pending.message()  # not recorded before the connection dropped: resend
+        if current.get("practice"):
+            return self._practise(trial)
         if trial != len(self.history) or self.viewed > trial:
             raise moves.ProtocolMismatch(f"trial {trial} is open, but the bot has seen "
                                          f"{len(self.history)} results and chosen for {self.viewed} trials")
@@ -94,6 +109,13 @@ class Player:
         move = Move(trial=trial, action=action, **moves.choice_fields(self.game, action, self.generator))
         self.pending = self.moves[trial] = move
         return move.message()
+
+    def _practise(self, trial: int) -> dict[str, Any]:
+        n_actions = len(self.game.spec.participant_actions)
+        action = int(torch.randint(n_actions, (1,), generator=self.generator))
+        self.pending = Move(trial=trial, action=action, practice=True,
+                            **moves.choice_fields(self.game, action, self.generator))
+        return self.pending.message()
 
     def _act(self, trial: int, cue: Mapping[str, Any]) -> torch.Tensor:
         previous = self.history[trial - 1] if trial else None
