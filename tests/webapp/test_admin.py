@@ -123,6 +123,20 @@ def test_game_and_adversary_are_locked_once_participants_joined(study_factory):
         condition.full_clean()
 
 
+def test_the_practice_block_is_locked_once_participants_joined_and_only_where_the_game_has_one(study_factory):
+    gonogo = study_factory("gonogo", practice_trials=4)
+    make_player(gonogo)
+    gonogo.practice_trials = 6
+    with pytest.raises(ValidationError, match="practice block cannot change once participants"):
+        gonogo.full_clean()
+    ipd = study_factory("ipd", status="draft")
+    ipd.practice_trials = 3
+    with pytest.raises(ValidationError) as refused:
+        ipd.full_clean()
+    assert refused.value.message_dict["practice_trials"] == [
+        "Iterated prisoner's dilemma has no practice block: leave this at 0."]
+
+
 def test_admin_pages_render(admin_client, study_factory):
     study = study_factory("bandit")
     make_player(study)

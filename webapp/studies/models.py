@@ -106,12 +106,16 @@ class Study(models.Model):
         except ParamsError as error:
             raise ValidationError({"game_params": str(error)}) from None
         self.game_params = game.params.to_mapping()
+        if self.practice_trials and game.practice_game(self.practice_trials) is None:
+            raise ValidationError({"practice_trials": f"{game.spec.label} has no practice block: leave this at 0."})
         if self.pk:
-            before = Study.objects.filter(pk=self.pk).values("game", "game_params").first()
-            if before and self.participants.exists() and (before["game"], before["game_params"]) != (
-                    self.game, self.game_params):
-                raise ValidationError("The game and its parameters cannot change once participants "
-                                      "have joined: create a new study instead.")
+            # What each participant's game is rebuilt from (webapp/play/services.py).
+            fixed = ("game", "game_params", "practice_trials")
+            before = Study.objects.filter(pk=self.pk).values(*fixed).first()
+            if before and self.participants.exists() and tuple(before[f] for f in fixed) != (
+                    self.game, self.game_params, self.practice_trials):
+                raise ValidationError("The game, its parameters and the practice block cannot change once "
+                                      "participants have joined: duplicate the study instead.")
         self.consent_text = self.consent_text.strip() or defaults.CONSENT_TEXT
         self.instructions = self.instructions.strip() or defaults.INSTRUCTIONS[self.game]
         self.comprehension_questions = (self.comprehension_questions
