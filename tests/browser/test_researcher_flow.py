@@ -1,7 +1,8 @@
 """A researcher's first day, in headless Chromium against a real server: sign in as a member of the
 Researchers group; create a study with two conditions (the menus offer only the chosen game's
-adversaries); save, edit and save again; launch with the button; preview as a test participant and
-delete them; let two participants play (one finishes, one stays mid-game) while the Monitor's
+adversaries); save, edit and save again; launch with the button (a link preview of the shared link
+then takes no place); preview as a test participant and delete them; a mistyped link shows the
+friendly 404; let two participants play (one finishes, one stays mid-game) while the Monitor's
 participant table updates; close the study, which ends the game in progress as documented (no grace
 period here: at once, with the debrief and the points so far); download the trials, the participants
 and the bonus file and check them; duplicate the study.
@@ -127,6 +128,9 @@ def test_a_researchers_first_day(server, browser, shots):
     link = participant_link(page)
     assert link == f"{server.base_url}/s/{slug}/"
     shots(page, "launched")
+    # A chat app unfurling the shared link (HEAD, then GET) creates nobody and takes no place.
+    assert page.request.head(link).ok and page.request.get(link).ok
+    assert database(server, "SELECT COUNT(*) FROM studies_participant") == [(0,)]
 
     # 4. Preview as a test participant, in a new tab.
     with admin.expect_page() as preview_tab:
@@ -146,6 +150,11 @@ def test_a_researchers_first_day(server, browser, shots):
     # 5. Two participants, each in their own browser: one finishes, one stays mid-game.
     people = browser.new_context(viewport={"width": 1280, "height": 900})
     people.set_default_timeout(TIMEOUT_MS)
+    # A mistyped link (under `make run`'s DEBUG too) gets the friendly page, never Django's URL list.
+    lost = people.new_page()
+    assert lost.goto(f"{link}x/").status == 404
+    assert "URLconf" not in lost.content() and lost.locator("h1").inner_text() == "Page not found"
+    lost.close()
     finisher = join_as(people, link, "PID-A", answers)
     for trial in range(ROUNDS):
         play_round(finisher, trial)
