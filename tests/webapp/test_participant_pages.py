@@ -205,7 +205,9 @@ def test_instructions_announce_the_practice_block_and_the_breaks(client, study_f
 
 
 def test_a_practice_block_is_not_announced_for_a_game_without_one(client, study_factory):
-    study = study_factory("ipd", practice_trials=4)
+    study = study_factory("ipd")
+    type(study).objects.filter(pk=study.pk).update(practice_trials=4)  # around the form, which refuses it
+    study.refresh_from_db()
     participant, _ = participant_join(study=study, external=ExternalIds())
     participant_consent(participant=participant, agreed=True)
     assert b"practice" not in client.get(page(participant)).content
