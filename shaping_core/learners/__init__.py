@@ -10,7 +10,8 @@ platform. All are batched over episodes and return probabilities, never samples.
 
 Every numeric parameter may be a fixed number or a [low, high] range drawn uniformly per episode
 at `reset` (learners/base.py). `learners_for(game_name)` lists the learners that can play a game;
-learners/datasets.py turns simulated play into the platform's export table.
+learners/datasets.py turns simulated play into the platform's export table; learners/zoo.py
+gathers the families of people every shaping result is reported against.
 """
 
 from __future__ import annotations
@@ -19,12 +20,16 @@ from typing import Any
 
 from ..games import Game
 from ..participants import ParticipantModel, ParticipantParamsError
+from .bandit_zoo import BANDIT_LEARNERS
+from .gonogo_zoo import GONOGO_LEARNERS
 from .heuristics import RandomChoice, TitForTatLike, WinStayLoseShift
 from .investor import Investor
 from .q_learning import QLearner
+from .zoo import Family, family, zoo_for
 
 LEARNERS: dict[str, type[ParticipantModel]] = {
-    cls.name: cls for cls in (QLearner, WinStayLoseShift, TitForTatLike, Investor, RandomChoice)
+    cls.name: cls for cls in (QLearner, WinStayLoseShift, TitForTatLike, Investor, RandomChoice,
+                              *BANDIT_LEARNERS, *GONOGO_LEARNERS)
 }
 
 
@@ -43,5 +48,5 @@ def make_learner(name: str, game: Game, params: dict[str, Any] | None = None) ->
     return cls(game, params)
 
 
-__all__ = ["LEARNERS", "Investor", "QLearner", "RandomChoice", "TitForTatLike",
-           "WinStayLoseShift", "learners_for", "make_learner"]
+__all__ = ["LEARNERS", "Family", "Investor", "QLearner", "RandomChoice", "TitForTatLike",
+           "WinStayLoseShift", "family", "learners_for", "make_learner", "zoo_for"]

@@ -139,6 +139,16 @@ def draw_all(params: LearnerParams, batch_size: int, generator: torch.Generator 
     return values
 
 
+def sample_values(params: LearnerParams, n: int,
+                  generator: torch.Generator | None) -> list[dict[str, float]]:
+    """n participants' values of every set `Range` field, one dict each, drawn as `reset` draws
+    them (`draw`, in declaration order, on the CPU): a generator in the same state gives the same
+    people as a `reset` of n episodes. A field left None (a game-dependent default) is left out."""
+    drawn = {name: draw(value, n, generator, "cpu") for name in params.range_fields()
+             if (value := getattr(params, name)) is not None}
+    return [{name: float(column[i]) for name, column in drawn.items()} for i in range(n)]
+
+
 def one_hot_or_zero(action: Tensor, n: int) -> Tensor:
     """[B, n] one-hot of `action`, all zeros where action is -1 (no previous action)."""
     hot = torch.nn.functional.one_hot(action.clamp_min(0), n).float()

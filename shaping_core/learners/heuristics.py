@@ -5,13 +5,15 @@ episode (learners/base.py).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
+from ..algorithms.bandit_dp import TabularLearner
 from ..games.ipd import DEFECT
-from ..participants import ParticipantModel, ParticipantView
+from ..participants import ParticipantModel, ParticipantParamsError, ParticipantView
 from .base import LearnerParams, Range, draw_all, one_hot_or_zero
 
 
@@ -55,6 +57,26 @@ class WinStayLoseShift(ParticipantModel):
         probs = (1 - epsilon) * one_hot_or_zero(intended, 2) + epsilon / 2
         probs = torch.where((previous < 0).unsqueeze(1), torch.full_like(probs, 0.5), probs)
         return probs, state
+
+    def tabular(self, values: Mapping[str, float], grid: int) -> TabularLearner:
+        """One participant (`values`: epsilon) in the bandit as a Markov chain, exactly
+        (algorithms/bandit_dp.py; `grid` is unused). States: 0 before the first trial, then
+        1 + 2 * previous choice + its reward."""
+        if self.game.spec.name != "bandit":
+            raise ParticipantParamsError(f"{self.label}: a tabular form exists for the bandit only")
+        epsilon = float(values["epsilon"])
+        rows = [[0.5, 0.5]]
+        for choice in (0, 1):
+            for reward in (0, 1):
+                intended = choice if reward else 1 - choice
+                rows.append([1 - epsilon / 2 if option == intended else epsilon / 2 for option in (0, 1)])
+        # Whatever the state, the next one is the choice just made and the reward it brought.
+        after = torch.tensor([[1 + 2 * choice + reward for reward in (0, 1)] for choice in (0, 1)])
+        return TabularLearner(probs=torch.tensor(rows, dtype=torch.float64),
+                              next_index=after.expand(5, 2, 2).unsqueeze(-1).clone(),
+                              next_weight=torch.ones(5, 2, 2, 1, dtype=torch.float64),
+                              initial_index=torch.tensor([0]),
+                              initial_weight=torch.ones(1, dtype=torch.float64))
 
 
 @dataclass(frozen=True)

@@ -33,11 +33,13 @@ Every parameter may be a fixed number or a [low, high] range drawn per episode (
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
+from ..algorithms.bandit_dp import TabularLearner
 from ..games import Game
 from ..games.gonogo import RESPOND
 from ..participants import ParticipantModel, ParticipantParamsError, ParticipantView
@@ -144,3 +146,46 @@ class QLearner(ParticipantModel):
         probs = torch.softmax(logits, dim=1)
         return probs, QState(q=q, previous_state=now, alpha=state.alpha, beta=state.beta,
                              kappa=state.kappa, gamma=state.gamma)
+
+    def tabular(self, values: Mapping[str, float], grid: int) -> TabularLearner:
+        """One participant (`values`: alpha, beta, kappa) in the bandit as a Markov chain
+        (algorithms/bandit_dp.py). State: Q of option0, Q of option1 (each on `grid` points over
+        [0, 1], where 0/1 rewards keep them: every update is a convex combination), and the
+        previous choice (none, option0, option1), numbered (q0 * grid + q1) * 3 + previous. An
+        update moves one Q between two grid points; the next state is the linear interpolation
+        of the two nodes."""
+        if self.game.spec.name != "bandit":
+            raise ParticipantParamsError(f"{self.label}: a tabular form exists for the bandit only "
+                                         f"(its state there is two Q values and the last choice)")
+        if grid < 2:
+            raise ParticipantParamsError(f"{self.label}: the Q grid needs at least 2 points, got {grid}")
+        alpha, beta, kappa = (float(values[name]) for name in ("alpha", "beta", "kappa"))
+        q = torch.linspace(0, 1, grid, dtype=torch.float64)
+        previous = torch.arange(3)  # none, option0, option1
+        logit0 = (beta * (q[:, None, None] - q[None, :, None])
+                  + kappa * ((previous == 1).double() - (previous == 2).double()))
+        p0 = torch.sigmoid(logit0)  # [q0, q1, previous]
+        probs = torch.stack([p0, 1 - p0], dim=-1).reshape(-1, 2)
+
+        state = torch.arange(grid * grid * 3).view(grid, grid, 3)
+        nodes = torch.arange(grid)
+        next_index = torch.empty(grid, grid, 3, 2, 2, 2, dtype=torch.long)
+        next_weight = torch.empty(grid, grid, 3, 2, 2, 2, dtype=torch.float64)
+        for choice in (0, 1):
+            for reward in (0, 1):
+                # The chosen option's Q moves to Q + alpha (reward - Q), between nodes low and
+                # low + 1; the other Q stays, and the previous choice becomes this one.
+                position = (q + alpha * (reward - q)) * (grid - 1)
+                low = position.floor().long().clamp(0, grid - 2)
+                weight = position - low
+                for k, (node, w) in enumerate(((low, 1 - weight), (low + 1, weight))):
+                    if choice == 0:
+                        index, w = state[node[:, None], nodes[None, :], 1 + choice], w[:, None]
+                    else:
+                        index, w = state[nodes[:, None], node[None, :], 1 + choice], w[None, :]
+                    next_index[..., choice, reward, k] = index[:, :, None]
+                    next_weight[..., choice, reward, k] = w[:, :, None].expand(grid, grid, 3)
+        return TabularLearner(probs=probs, next_index=next_index.view(-1, 2, 2, 2),
+                              next_weight=next_weight.view(-1, 2, 2, 2),
+                              initial_index=torch.tensor([0]),  # Q = 0, 0; no previous choice
+                              initial_weight=torch.ones(1, dtype=torch.float64))

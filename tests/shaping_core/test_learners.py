@@ -93,8 +93,11 @@ def test_random_lengths_of_the_ipd_are_played():
 
 def test_registry_lists_learners_per_game():
     names = {game: [cls.name for cls in learners_for(game)] for game in GAME_PARAMS}
-    assert names["bandit"] == ["q_learning", "win_stay_lose_shift", "random"]
-    assert names["gonogo"] == ["q_learning", "random"]
+    assert names["bandit"] == ["q_learning", "win_stay_lose_shift", "random", "q_asymmetric", "q_decay",
+                               "choice_kernel", "rl_wsls_mixture", "beta_bernoulli_softmax", "thompson",
+                               "recent_mean"]
+    assert names["gonogo"] == ["q_learning", "random", "pavlovian_go_bias", "vigilance_decrement", "base_rate",
+                               "response_habit"]
     assert names["ipd"] == ["q_learning", "win_stay_lose_shift", "tit_for_tat_like", "random"]
     assert names["trust"] == ["investor", "random"]
 

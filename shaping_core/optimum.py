@@ -1,0 +1,132 @@
+"""The best possible adversary against each learner of the bandit's zoo, and the random schedule
+beside it: the two ends of the scale on which transfer is reported,
+
+    fraction of the achievable gain = (adversary - random) / (optimum - random).
+
+For a learner whose state is small (it has a `tabular(values, grid)` form, algorithms/bandit_dp.py)
+the optimum is computed exactly (or on a grid) by dynamic programming, one participant's parameter
+values at a time:
+
+    result = family_optimum(game, family("bandit", "q_learning"), participants=16)
+    result.optimum, result.optimum_sem      # mean over the drawn participants, its s.e.m.
+
+Each participant's optimal policy (`OracleAdversary`) is also played against the learner itself,
+with that participant's values, to check the value (`simulated`), as is the random schedule. A
+family whose learner has no tabular form has no computed optimum: `family_optimum` returns None.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+
+import torch
+
+from .algorithms.bandit_dp import OracleAdversary, optimal_target_rate, solve
+from .games import Game
+from .learners import Family, make_learner
+from .learners.base import sample_values
+from .participants import ParticipantModel
+from .policies import make_policy
+from .policies.base import Policy
+from .simulation import play_episodes
+
+
+@dataclass(frozen=True)
+class ParticipantOptimum:
+    """One participant (fixed parameter values); rates are target choices per trial."""
+
+    values: dict[str, float]
+    optimum: float
+    """The best adversary's expected rate (dynamic programming)."""
+    simulated: float
+    """The optimal policy (`OracleAdversary`) against the learner: the mean over episodes..."""
+    simulated_std: float
+    """... and the standard deviation of the episodes' rates."""
+    random: float
+    """The random schedule against the same learner (same episodes' seed)."""
+    random_std: float
+
+
+@dataclass(frozen=True)
+class FamilyOptimum:
+    """A family's population: means over its drawn participants, and their standard errors."""
+
+    family: str
+    optimum: float
+    optimum_sem: float
+    simulated: float
+    simulated_sem: float
+    random: float
+    random_sem: float
+    participants: tuple[ParticipantOptimum, ...]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def solvable(game: Game) -> bool:
+    """Whether the best possible adversary is computed for this game (the bandit so far)."""
+    return game.spec.name == "bandit"
+
+
+def has_tabular_form(learner: ParticipantModel) -> bool:
+    """Whether the learner describes itself as a Markov chain (`tabular(values, grid)`)."""
+    return callable(getattr(learner, "tabular", None))
+
+
+def participant_optimum(game: Game, learner_name: str, values: Mapping[str, float], *,
+                        grid: int = 21, episodes: int = 512, seed: int = 0) -> ParticipantOptimum | None:
+    """The optimum against one participant of `learner_name` with these parameter values, its
+    policy and the random schedule simulated over `episodes` episodes; None if the learner has no
+    tabular form."""
+    learner = make_learner(learner_name, game, dict(values))
+    if not has_tabular_form(learner):
+        return None
+    table = learner.tabular(values, grid)
+    solution = solve(table, game.params)
+    simulated = _rates(game, OracleAdversary(game, table, solution), learner, episodes, seed)
+    random = _rates(game, make_policy("random_schedule", game), learner, episodes, seed)
+    return ParticipantOptimum(dict(values), optimal_target_rate(table, solution, game.params),
+                              float(simulated.mean()), _std(simulated),
+                              float(random.mean()), _std(random))
+
+
+def family_optimum(game: Game, family: Family, *, participants: int = 16, grid: int = 21,
+                   episodes_per_participant: int = 256, seed: int = 0) -> FamilyOptimum | None:
+    """The optimum over `participants` people drawn from the family's distribution (a generator
+    seeded with `seed`, as `reset` draws them), each solved on its own; None (no tabular form) if
+    the family's learner has none."""
+    if not solvable(game):
+        raise ValueError(f"the optimum is computed for the bandit only, not {game.spec.label}")
+    learner = family.make(game)
+    if not has_tabular_form(learner):
+        return None
+    drawn = sample_values(learner.params, participants, torch.Generator().manual_seed(seed))
+    people = [participant_optimum(game, family.learner, values, grid=grid,
+                                  episodes=episodes_per_participant, seed=seed + i)
+              for i, values in enumerate(drawn)]
+    optimum, simulated, random = (_mean_and_sem([getattr(p, field) for p in people])
+                                  for field in ("optimum", "simulated", "random"))
+    return FamilyOptimum(family.name, *optimum, *simulated, *random, participants=tuple(people))
+
+
+def _rates(game: Game, adversary: Policy, learner: ParticipantModel, episodes: int,
+           seed: int) -> torch.Tensor:
+    """[episodes] the target-choice rate of each episode."""
+    played = play_episodes(game, learner, adversary, episodes,
+                           generator=torch.Generator().manual_seed(seed))
+    return played.adversary_return() / played.lengths
+
+
+def _std(rates: torch.Tensor) -> float:
+    return float(rates.std()) if rates.numel() > 1 else float("nan")
+
+
+def _mean_and_sem(values: Sequence[float]) -> tuple[float, float]:
+    mean = sum(values) / len(values)
+    if len(values) < 2:
+        return mean, float("nan")
+    variance = sum((v - mean) ** 2 for v in values) / (len(values) - 1)
+    return mean, math.sqrt(variance / len(values))
