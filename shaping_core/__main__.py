@@ -7,9 +7,9 @@
     python -m shaping_core fit-surrogate --game G --data PATH [--data-format F] --out S.pt
     python -m shaping_core evaluate-surrogate --model S.pt --data PATH [--data-format F]
     python -m shaping_core train-adversary --game G --surrogate S.pt --objective max|fair|adalign \
-        --out A.pt [--method ppo|fitted-q] [--device auto|cpu|cuda]
+        --out A.pt [--method ppo|fitted-q] [--population surrogate|zoo [--hold-out FAMILY]...]
     python -m shaping_core evaluate-adversary --adversary A.pt|NAME \
-        --against surrogate:S.pt|learner:NAME [--episodes N]
+        --against surrogate:S.pt|learner:NAME|zoo [--episodes N]
 
 Progress goes to stderr-like lines on stdout; the last line printed is always one JSON object
 (the run's summary), so scripts can read it with `tail -n 1`. Exit status 2 on bad arguments.
@@ -120,6 +120,15 @@ def build_parser() -> argparse.ArgumentParser:
                        help="ppo: a GRU policy trained with PPO (every objective, every game); "
                             "fitted-q: per-trial Q-functions fitted by backward induction through "
                             "the surrogate (max objective, bandit and go/no-go). Default ppo")
+    train.add_argument("--population", choices=("surrogate", "zoo"), default="surrogate",
+                       help="who the adversary trains against (ppo): surrogate (default), or zoo: the "
+                            "surrogate on --surrogate-share of the episodes and the game's learner-zoo "
+                            "families (shaping_core/learners/zoo.py) on the rest")
+    train.add_argument("--hold-out", action="append", default=[], metavar="FAMILY",
+                       help="a zoo family to leave out of --population zoo (repeatable), to measure "
+                            "transfer to it")
+    train.add_argument("--surrogate-share", type=float, default=None,
+                       help="the surrogate's share of the episodes with --population zoo (default 0.5)")
     train.add_argument("--iterations", type=positive, default=None, help="PPO batches (ppo)")
     train.add_argument("--batch-size", type=positive, default=None,
                        help="surrogate episodes per batch (ppo)")
@@ -143,7 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="a policy checkpoint, or a classic adversary's name (e.g. random_schedule)")
     versus.add_argument("--adversary-params", type=json_object, default={}, metavar="JSON",
                         help="a classic adversary's parameters")
-    versus.add_argument("--against", required=True, metavar="surrogate:S.pt|learner:NAME")
+    versus.add_argument("--against", required=True, metavar="surrogate:S.pt|learner:NAME|zoo",
+                        help="zoo: every family of the game's learner zoo, one line each, beside the "
+                             "random schedule and the best possible adversary where it is computed")
     versus.add_argument("--learner-params", type=json_object, default={}, metavar="JSON")
     versus.add_argument("--game", default=None,
                         help="needed only when neither side is a checkpoint")
@@ -279,6 +290,8 @@ def _evaluate_surrogate(args: argparse.Namespace) -> dict:
 def _train_adversary(args: argparse.Namespace) -> dict:
     from .adversary_training import method_settings, misplaced_option, run_training
     from .algorithms.fitted_q import check_game
+    from .params import ParamsError
+    from .transfer import TrainingPopulation
     from .surrogate.checkpoint import SurrogateCheckpointError, load_surrogate
     from .devices import resolve_device
 
@@ -307,13 +320,24 @@ def _train_adversary(args: argparse.Namespace) -> dict:
         except ValueError:
             fail(f"--method fitted-q needs a game where the adversary moves first (bandit, "
                  f"gonogo), not {game.spec.name}")
+    population = None
+    if args.population == "zoo":
+        if method != "ppo":
+            fail("--population zoo needs --method ppo: fitted Q plans through the surrogate alone")
+        try:
+            population = TrainingPopulation.zoo(game.spec.name, args.hold_out,
+                                                0.5 if args.surrogate_share is None else args.surrogate_share)
+        except ParamsError as error:
+            fail(str(error))
+    elif args.hold_out or args.surrogate_share is not None:
+        fail("--hold-out and --surrogate-share apply to --population zoo")
     try:
         settings = method_settings(method, args.objective, args.seed, options)
     except ValueError as error:
         fail(str(error))
     return run_training(game=game, surrogate=surrogate.net, surrogate_spec=surrogate.spec,
                         surrogate_path=args.surrogate, settings=settings, out=args.out,
-                        device=device, log=lambda line: print(line, flush=True))
+                        device=device, log=lambda line: print(line, flush=True), population=population)
 
 
 def _evaluate_adversary(args: argparse.Namespace) -> dict:
@@ -323,7 +347,7 @@ def _evaluate_adversary(args: argparse.Namespace) -> dict:
 
     from .adversary_training import evaluate
     from .games import make_game
-    from .learners import make_learner
+    from .learners import make_learner, zoo_for
     from .params import ParamsError
     from .policies import make_policy
     from .policies.checkpoint import load_policy
@@ -332,8 +356,8 @@ def _evaluate_adversary(args: argparse.Namespace) -> dict:
 
     fail = args.subparser.error
     kind, _, target = args.against.partition(":")
-    if kind not in ("surrogate", "learner") or not target:
-        fail(f"--against must be surrogate:PATH or learner:NAME, got {args.against!r}")
+    if not (kind in ("surrogate", "learner") and target or args.against == "zoo"):
+        fail(f"--against must be surrogate:PATH, learner:NAME or zoo, got {args.against!r}")
     try:
         games = []
         adversary = None
@@ -358,6 +382,11 @@ def _evaluate_adversary(args: argparse.Namespace) -> dict:
             adversary = make_policy(args.adversary, game, args.adversary_params)
         if args.no_counterbalance and surrogate is None:
             fail("--no-counterbalance applies to --against surrogate:PATH")
+        if kind == "zoo":
+            if args.learner_params:
+                fail("--learner-params applies to --against learner:NAME; each zoo family has its own")
+            zoo_for(game.spec.name)  # a clear error for a game without a zoo
+            return _evaluate_against_zoo(args, game, adversary)
         participant = (SurrogateParticipant(game, surrogate.net, counterbalance=False if args.no_counterbalance else None)
                        if surrogate is not None else make_learner(target, game, args.learner_params))
     except (ParamsError, SurrogateCheckpointError, FileNotFoundError) as error:
@@ -366,6 +395,16 @@ def _evaluate_adversary(args: argparse.Namespace) -> dict:
     counterbalanced = {"counterbalanced": participant.counterbalance} if surrogate is not None else {}
     return {**summary, **counterbalanced, "game": game.spec.name, "adversary": args.adversary,
             "against": args.against, "seed": args.seed}
+
+
+def _evaluate_against_zoo(args: argparse.Namespace, game, adversary) -> dict:
+    """`evaluate-adversary --against zoo`: a table per family on stdout, the same as JSON last."""
+    from .transfer import evaluate_against_zoo, format_table
+
+    results = evaluate_against_zoo(game, adversary, episodes=args.episodes, seed=args.seed)
+    print(format_table(results), flush=True)
+    return {"game": game.spec.name, "adversary": args.adversary, "against": "zoo", "seed": args.seed,
+            "episodes": args.episodes, "families": [row.to_dict() for row in results]}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -53,6 +53,7 @@ from .policies.gru import GRUNet
 from .policies.shaping import ShapingAdversary
 from .simulation import Episodes, play_episodes
 from .surrogate.model import SurrogateNet, SurrogateParticipant
+from .transfer import TrainingPopulation, evaluate_against_zoo, has_zoo
 
 # The classic adversary each game's trained ones are compared with: random, within the rules.
 BASELINES = {"ipd": ("random", {"p_cooperate": 0.5}), "bandit": ("random_schedule", {}),
@@ -209,14 +210,17 @@ def make_learner(game: Game, surrogate: SurrogateNet, settings: AdversarySetting
 
 def train_adversary(game: Game, surrogate: SurrogateNet, settings: AdversarySettings, *,
                     device: torch.device | str = "cpu", progress: bool = True,
+                    population: ParticipantModel | None = None,
                     ) -> tuple[ShapingAdversary, list[dict[str, float]]]:
-    """Train a shaping adversary against the surrogate; return it and the learning curve."""
+    """Train a shaping adversary against the surrogate, or against `population` (e.g. the surrogate
+    together with learner-zoo families, learners/population.py); the adversary reads the
+    surrogate's summary of the person either way. Return it and the learning curve."""
     if settings.objective not in game.spec.objectives:
         raise ValueError(f"{game.spec.label} has no {settings.objective} objective; it has "
                          f"{', '.join(game.spec.objectives)}")
     torch.manual_seed(settings.seed)
     generator = torch.Generator(device=device).manual_seed(settings.seed)
-    participant = SurrogateParticipant(game, surrogate.to(device))
+    participant = population if population is not None else SurrogateParticipant(game, surrogate.to(device))
     learner = make_learner(game, surrogate, settings, device)
     optimizers = [learner.policy_optimizer, learner.critic_optimizer,
                   *([learner.opponent_critic_optimizer] if isinstance(learner, AdAlignLearner) else [])]
@@ -248,23 +252,31 @@ def _environment(device) -> dict[str, Any]:
 
 def run_training(*, game: Game, surrogate: SurrogateNet, surrogate_spec: dict[str, Any],
                  surrogate_path: str, settings: AdversarySettings | FittedQSettings, out: str | Path,
-                 device: torch.device, log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Train (PPO with AdversarySettings, fitted Q iteration with FittedQSettings), evaluate
-    against the surrogate next to the game's random baseline, and write the checkpoint `out` with
-    config.json, metrics.json and learning_curve.png in `out`'s stem folder."""
+                 device: torch.device, log: Callable[[str], None] = print,
+                 population: TrainingPopulation | None = None) -> dict[str, Any]:
+    """Train (PPO with AdversarySettings, fitted Q iteration with FittedQSettings) against the
+    surrogate, or with PPO against `population` (the surrogate and learner-zoo families); evaluate
+    against the surrogate next to the game's random baseline, and against every zoo family where
+    the game has a zoo; write the checkpoint `out` with config.json, metrics.json and
+    learning_curve.png in `out`'s stem folder."""
+    if population is not None and isinstance(settings, FittedQSettings):
+        raise ValueError("a training population needs --method ppo: fitted Q plans through the surrogate alone")
     out = Path(out)
     folder = out.with_suffix("")
     folder.mkdir(parents=True, exist_ok=True)
     config = {"game": game.spec.name, "game_params": game.params.to_mapping(),
               "method": method_of(settings), "settings": dataclasses.asdict(settings), "surrogate": surrogate_path,
               "surrogate_provenance": surrogate_spec.get("provenance", {}),
-              "surrogate_metrics": surrogate_spec.get("metrics", {}), "environment": _environment(device)}
+              "surrogate_metrics": surrogate_spec.get("metrics", {}), "environment": _environment(device),
+              "population": population.to_dict() if population else None}
     (folder / "config.json").write_text(json.dumps(config, indent=2))
     started = time.perf_counter()
     if isinstance(settings, FittedQSettings):
         adversary, curve = fit_q_adversary(game, surrogate, settings, device=device)
     else:
-        adversary, curve = train_adversary(game, surrogate, settings, device=device)
+        trained_against = (population.build(game, SurrogateParticipant(game, surrogate.to(device)))
+                           if population else None)
+        adversary, curve = train_adversary(game, surrogate, settings, device=device, population=trained_against)
     seconds = time.perf_counter() - started
     participant = SurrogateParticipant(game, surrogate)
     baseline_name, baseline_params = BASELINES[game.spec.name]
@@ -274,21 +286,26 @@ def run_training(*, game: Game, surrogate: SurrogateNet, surrogate_spec: dict[st
         baseline_name: evaluate(game, make_policy(baseline_name, game, baseline_params), participant,
                                 settings.eval_episodes, seed=settings.seed + 1, device=device),
     }
+    against_zoo = ([row.to_dict() for row in evaluate_against_zoo(game, adversary, episodes=settings.eval_episodes,
+                                                                  seed=settings.seed + 1)]
+                   if has_zoo(game.spec.name) else None)
     metrics = {"objective": settings.objective, "method": method_of(settings),
                "training_seconds": round(seconds, 1),
-               "against_surrogate": evaluation, "learning_curve": curve}
+               "against_surrogate": evaluation, "against_zoo": against_zoo, "learning_curve": curve}
     (folder / "metrics.json").write_text(json.dumps(metrics, indent=2))
     plot_learning_curve(game, curve, evaluation[baseline_name], baseline_name, settings.objective,
                         folder / "learning_curve.png", method_of(settings))
     provenance = {"objective": settings.objective, "method": method_of(settings), "surrogate": surrogate_path,
                   "surrogate_provenance": surrogate_spec.get("provenance", {}),
-                  "surrogate_metrics": surrogate_spec.get("metrics", {}), "seed": settings.seed}
+                  "surrogate_metrics": surrogate_spec.get("metrics", {}), "seed": settings.seed,
+                  "population": population.to_dict() if population else None}
     save_policy(out, adversary,
                 settings=dataclasses.asdict(settings), provenance=provenance,
-                metrics={"against_surrogate": evaluation, "training_seconds": round(seconds, 1)})
+                metrics={"against_surrogate": evaluation, "against_zoo": against_zoo,
+                         "training_seconds": round(seconds, 1)})
     log(f"trained in {seconds:.0f} s; against the surrogate: {evaluation}")
     return {"out": str(out), "objective": settings.objective, "method": method_of(settings),
-            **evaluation["trained"],
+            **evaluation["trained"], "against_zoo": against_zoo,
             "baseline": {baseline_name: evaluation[baseline_name]}, "training_seconds": round(seconds, 1)}
 
 

@@ -451,6 +451,14 @@ _ID_COLUMNS = {"platform": "participant", "bandit-choice-engineering": "id",
                "gonogo-self-regulation": "worker_id"}
 
 
+def participant_column(data_format: str) -> str:
+    """The column of a raw file of `data_format` that names the participant."""
+    if data_format not in DATA_FORMATS:
+        raise DataFormatError(f"unknown data format {data_format!r}; "
+                              f"expected one of {', '.join(DATA_FORMATS)}")
+    return _ID_COLUMNS[data_format]
+
+
 def read_trials(path: str | Path, data_format: str = "platform", *, game: Game,
                 conditions: Sequence[str] | None = None) -> pd.DataFrame:
     """Read a trial file of `data_format` (one of DATA_FORMATS) into the canonical long table

@@ -12,6 +12,7 @@ import torch
 from shaping_core.__main__ import main
 from shaping_core.data import load_sequences
 from shaping_core.games import make_game
+from shaping_core.learners import zoo_for
 from shaping_core.policies.checkpoint import load_policy, save_policy
 from shaping_core.policies.gru import GRUPolicy
 from shaping_core.policies.shaping import ShapingAdversary
@@ -135,6 +136,33 @@ def test_train_adversary_with_fitted_q(loop):
     assert summary["target_rate"] == pytest.approx(trained["target_rate"])  # the same seed and episodes
 
 
+def test_train_adversary_against_the_surrogate_and_the_zoo_holding_one_family_out(loop):
+    out = loop["folder"] / "robust.pt"
+    trained, _ = run(["train-adversary", "--game", "bandit", "--surrogate", loop["surrogate"], "--objective", "max",
+                      "--population", "zoo", "--hold-out", "wsls", "--surrogate-share", "0.25", "--out", out,
+                      *TINY_TRAIN])
+    config = json.loads((loop["folder"] / "robust" / "config.json").read_text())
+    kept = [f.name for f in zoo_for("bandit") if f.name != "wsls"]
+    assert config["population"] == {"families": kept, "surrogate_share": 0.25}
+    metrics = json.loads((loop["folder"] / "robust" / "metrics.json").read_text())
+    # Evaluated against every family, the held-out one included.
+    assert [row["family"] for row in metrics["against_zoo"]] == [f.name for f in zoo_for("bandit")]
+    assert trained["against_zoo"] == metrics["against_zoo"]
+    assert load_policy(out).game.params == make_game("bandit", BANDIT).params
+
+
+def test_evaluate_adversary_against_the_zoo_prints_one_line_per_family(loop):
+    summary, printed = run(["evaluate-adversary", "--adversary", loop["adversary"], "--against", "zoo",
+                            "--episodes", "32"])
+    names = [f.name for f in zoo_for("bandit")]
+    assert [row["family"] for row in summary["families"]] == names
+    table = printed.splitlines()
+    assert table[0].split() == ["family", "random", "adversary", "optimum", "fraction"]
+    assert [line.split()[0] for line in table[1:1 + len(names)]] == names
+    for row in summary["families"]:
+        assert 0 <= row["random"]["mean"] <= 1 and 0 <= row["adversary"]["mean"] <= 1
+
+
 def test_evaluate_adversary_against_the_surrogate(loop):
     summary, _ = run(["evaluate-adversary", "--adversary", loop["adversary"],
                       "--against", f"surrogate:{loop['surrogate']}", "--episodes", "64"])
@@ -252,10 +280,27 @@ BAD_ARGUMENTS = [
     ("train-adversary", lambda f: ["--game", "trust", "--surrogate", _trust_surrogate(f), "--objective", "max",
                                    "--method", "fitted-q", "--out", f / "x.pt"],
      "--method fitted-q needs a game where the adversary moves first (bandit, gonogo), not trust"),
+    ("train-adversary", lambda f: ["--game", "bandit", "--surrogate", f / "S.pt", "--objective", "max",
+                                   "--population", "zoo", "--hold-out", "nobody", "--out", f / "x.pt", *TINY_TRAIN],
+     "no family nobody in the bandit zoo; expected one of q_learning"),
+    ("train-adversary", lambda f: ["--game", "bandit", "--surrogate", f / "S.pt", "--objective", "max",
+                                   "--hold-out", "wsls", "--out", f / "x.pt", *TINY_TRAIN],
+     "--hold-out and --surrogate-share apply to --population zoo"),
+    ("train-adversary", lambda f: ["--game", "bandit", "--surrogate", f / "S.pt", "--objective", "max",
+                                   "--population", "zoo", "--method", "fitted-q", "--out", f / "x.pt"],
+     "--population zoo needs --method ppo"),
+    ("train-adversary", lambda f: ["--game", "bandit", "--surrogate", f / "S.pt", "--objective", "max",
+                                   "--population", "zoo", "--surrogate-share", "1", "--out", f / "x.pt", *TINY_TRAIN],
+     "surrogate_share must lie in [0, 1), got 1"),
+    ("evaluate-adversary", lambda f: ["--adversary", "tit_for_tat", "--game", "ipd", "--against", "zoo"],
+     "no learner zoo for 'ipd'; games with one: bandit, gonogo"),
+    ("evaluate-adversary", lambda f: ["--adversary", "random_schedule", "--game", "bandit", "--against", "zoo",
+                                      "--learner-params", '{"beta": 3}'],
+     "--learner-params applies to --against learner:NAME"),
     ("evaluate-adversary", lambda f: ["--adversary", f / "A.pt", "--against", f"model:{f / 'S.pt'}"],
-     "--against must be surrogate:PATH or learner:NAME, got 'model:"),
+     "--against must be surrogate:PATH, learner:NAME or zoo, got 'model:"),
     ("evaluate-adversary", lambda f: ["--adversary", f / "A.pt", "--against", "surrogate:"],
-     "--against must be surrogate:PATH or learner:NAME"),
+     "--against must be surrogate:PATH, learner:NAME or zoo"),
     ("evaluate-adversary", lambda f: ["--adversary", f / "A.pt", "--against", f"surrogate:{_garbage(f)}"],
      "garbage.pt is not a surrogate checkpoint"),
     ("evaluate-adversary", lambda f: ["--adversary", f / "A.pt", "--against", f"surrogate:{_policy_file(f)}"],

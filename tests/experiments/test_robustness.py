@@ -1,0 +1,63 @@
+"""experiments/robustness.py with tiny settings: leave-one-family-out on a small bandit."""
+
+import contextlib
+import io
+import json
+
+import pytest
+import torch
+
+from helpers import load_experiment
+from shaping_core.__main__ import main as shaping_core
+
+BANDIT = json.dumps({"trials": 8, "rewards_per_option": 2})
+
+
+def run_cli(argv):
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert shaping_core([str(a) for a in argv]) == 0
+
+
+@pytest.fixture(scope="module")
+def surrogate(tmp_path_factory):
+    threads = torch.get_num_threads()
+    folder = tmp_path_factory.mktemp("robustness")
+    run_cli(["simulate", "--game", "bandit", "--game-params", BANDIT, "--learner", "q_learning",
+             "--adversary", "random_schedule", "--participants", "12", "--seed", "0", "--out", folder / "data.csv"])
+    run_cli(["fit-surrogate", "--game", "bandit", "--game-params", BANDIT, "--data", folder / "data.csv",
+             "--out", folder / "S.pt", "--hidden-sizes", "2", "--folds", "2", "--max-epochs", "2", "--threads", "1"])
+    yield folder / "S.pt"
+    torch.set_num_threads(threads)
+
+
+def test_each_family_is_held_out_and_reported_beside_random_and_its_optimum(surrogate, tmp_path, capsys):
+    robustness = load_experiment("robustness")
+    out = tmp_path / "out"
+    argv = ["--game", "bandit", "--surrogate", str(surrogate), "--held-out-surrogate", str(surrogate),
+            "--families", "q_learning", "beta_bernoulli_softmax", "--seeds", "2", "--iterations", "1",
+            "--batch-size", "8", "--eval-episodes", "16", "--optimum-participants", "2", "--grid", "5",
+            "--jobs", "1", "--out", str(out)]
+    assert robustness.main(argv) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert [row["family"] for row in summary["families"]] == ["q_learning", "beta_bernoulli_softmax"]
+    for name in ("config.json", "metrics.json", "robustness.csv", "robustness.png",
+                 "adversaries/without-q_learning-seed1.pt", "adversaries/surrogate-only-seed0.pt",
+                 "adversaries/whole-zoo-seed1.pt"):
+        assert (out / name).is_file(), name
+    metrics = json.loads((out / "metrics.json").read_text())
+    q = metrics["families"]["q_learning"]
+    assert len(q["held_out"]["seeds"]) == 2 and q["optimum"]["participants"] == 2
+    optimum, random = q["optimum"]["mean"], q["random"]["mean"]
+    assert q["fraction_held_out"]["seeds"] == pytest.approx([(r - random) / (optimum - random)
+                                                             for r in q["held_out"]["seeds"]])
+    assert metrics["families"]["beta_bernoulli_softmax"]["optimum"] is None  # no tabular form
+    assert len(metrics["held_out_people"]["whole_zoo"]["seeds"]) == 2
+    config = json.loads((out / "config.json").read_text())
+    without_q = json.loads((out / "adversaries" / "without-q_learning-seed0" / "config.json").read_text())
+    assert "q_learning" not in without_q["population"]["families"] and config["seeds"] == 2
+
+    # Run again on the same folder: the adversaries are reused, the figures are the same.
+    before = {p.name: p.stat().st_mtime_ns for p in (out / "adversaries").glob("*.pt")}
+    assert robustness.main(argv) == 0
+    assert {p.name: p.stat().st_mtime_ns for p in (out / "adversaries").glob("*.pt")} == before
+    assert json.loads((out / "metrics.json").read_text())["families"] == metrics["families"]
