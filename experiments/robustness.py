@@ -45,15 +45,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from shaping_core.adversary_training import AdversarySettings, run_training  # noqa: E402
 from shaping_core.games import Objective  # noqa: E402
 from shaping_core.learners import zoo_for  # noqa: E402
-from shaping_core.optimum import family_optimum, solvable  # noqa: E402
+from shaping_core.optimum import cached_family_optimum, solvable  # noqa: E402
 from shaping_core.policies import make_policy  # noqa: E402
 from shaping_core.policies.checkpoint import load_policy  # noqa: E402
 from shaping_core.surrogate.checkpoint import load_surrogate  # noqa: E402
 from shaping_core.surrogate.model import SurrogateParticipant  # noqa: E402
-from shaping_core.transfer import (BASELINE, Estimate, TrainingPopulation, fraction_of_gain,  # noqa: E402
-                                   rate_per_episode)
-
-EVAL_SEED = 1001  # the simulated participants every adversary is evaluated on (the same for all)
+from shaping_core.transfer import (BASELINE, EVAL_SEED, Estimate, TrainingPopulation,  # noqa: E402
+                                   fraction_of_gain, rate_per_episode)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -136,8 +134,8 @@ def main(argv: list[str] | None = None) -> int:
         held_out = [rate(load_policy(trained[(f"without-{family.name}", s)])) for s in seeds]
         surrogate_only = [rate(load_policy(trained[("surrogate-only", s)])) for s in seeds]
         baseline = Estimate.of(rate_per_episode(game, random, participant, args.eval_episodes, EVAL_SEED))
-        solved = (family_optimum(game, family, participants=args.optimum_participants, grid=args.grid,
-                                 seed=EVAL_SEED) if solvable(game) else None)
+        solved = (cached_family_optimum(game, family, participants=args.optimum_participants, grid=args.grid,
+                                        seed=EVAL_SEED) if solvable(game) else None)
         optimum = None if solved is None else {
             "mean": solved.optimum, "sem": solved.optimum_sem, "simulated": solved.simulated,
             "random_on_its_participants": solved.random, "participants": len(solved.participants)}

@@ -160,6 +160,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="needed only when neither side is a checkpoint")
     versus.add_argument("--game-params", type=json_object, default={}, metavar="JSON")
     versus.add_argument("--episodes", type=positive, default=4096, help="default 4096")
+    versus.add_argument("--optimum-participants", type=nonnegative, default=16,
+                        help="--against zoo: simulated people per family whose best possible adversary "
+                             "is solved (default 16; minutes a family the first time, then read from "
+                             "the cache, shaping_core/optimum.py); 0: no optimum, no fraction")
     versus.add_argument("--no-counterbalance", action="store_true",
                         help="bandit: play the surrogate itself in every episode, not half the "
                              "episodes its mirror image (see SurrogateParticipant)")
@@ -399,9 +403,16 @@ def _evaluate_adversary(args: argparse.Namespace) -> dict:
 
 def _evaluate_against_zoo(args: argparse.Namespace, game, adversary) -> dict:
     """`evaluate-adversary --against zoo`: a table per family on stdout, the same as JSON last."""
-    from .transfer import evaluate_against_zoo, format_table
+    from .optimum import cached_family_optimum, solvable
+    from .transfer import EVAL_SEED, Estimate, evaluate_against_zoo, format_table
 
-    results = evaluate_against_zoo(game, adversary, episodes=args.episodes, seed=args.seed)
+    def optimum_of(game, family) -> Estimate | None:
+        solved = cached_family_optimum(game, family, participants=args.optimum_participants, seed=EVAL_SEED)
+        return None if solved is None else Estimate(solved.optimum, solved.optimum_sem)
+
+    wanted = args.optimum_participants > 0 and solvable(game)
+    results = evaluate_against_zoo(game, adversary, episodes=args.episodes, seed=args.seed,
+                                   optimum_of=optimum_of if wanted else None)
     print(format_table(results), flush=True)
     return {"game": game.spec.name, "adversary": args.adversary, "against": "zoo", "seed": args.seed,
             "episodes": args.episodes, "families": [row.to_dict() for row in results]}

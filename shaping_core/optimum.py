@@ -17,9 +17,13 @@ family whose learner has no tabular form has no computed optimum: `family_optimu
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import torch
 
@@ -110,6 +114,36 @@ def family_optimum(game: Game, family: Family, *, participants: int = 16, grid: 
     optimum, simulated, random = (_mean_and_sem([getattr(p, field) for p in people])
                                   for field in ("optimum", "simulated", "random"))
     return FamilyOptimum(family.name, *optimum, *simulated, *random, participants=tuple(people))
+
+
+# Solved optima are kept as JSON files: first the ones shipped with the package (the zoo on the
+# default game), then the user's cache, where new ones are written.
+SHIPPED_OPTIMA = Path(__file__).resolve().parent / "checkpoints" / "optima"
+
+
+def cache_folder() -> Path:
+    return Path(os.environ.get("SHAPING_CORE_CACHE", Path.home() / ".cache" / "shaping_core")) / "optima"
+
+
+def cached_family_optimum(game: Game, family: Family, *, participants: int = 16, grid: int = 21,
+                          seed: int = 0) -> FamilyOptimum | None:
+    """`family_optimum`, read from a file when the same game, family, participants, grid and seed
+    were solved before (a family takes minutes), else solved and written to `cache_folder()`."""
+    key = json.dumps({"game": game.spec.name, "game_params": game.params.to_mapping(), "learner": family.learner,
+                      "params": dict(family.params), "participants": participants, "grid": grid, "seed": seed},
+                     sort_keys=True)
+    name = f"{game.spec.name}-{family.name}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.json"
+    for folder in (SHIPPED_OPTIMA, cache_folder()):
+        if (folder / name).is_file():
+            stored = json.loads((folder / name).read_text())
+            if stored["key"] == json.loads(key):
+                people = tuple(ParticipantOptimum(**p) for p in stored["result"].pop("participants"))
+                return FamilyOptimum(**stored["result"], participants=people)
+    result = family_optimum(game, family, participants=participants, grid=grid, seed=seed)
+    if result is not None:
+        cache_folder().mkdir(parents=True, exist_ok=True)
+        (cache_folder() / name).write_text(json.dumps({"key": json.loads(key), "result": result.to_dict()}, indent=1))
+    return result
 
 
 def _rates(game: Game, adversary: Policy, learner: ParticipantModel, episodes: int,

@@ -36,6 +36,9 @@ from .policies.base import Policy
 from .simulation import Episodes, play_episodes
 
 BASELINE = "random_schedule"  # the budget-respecting random schedule of the bandit and go/no-go
+# The seed of the simulated participants every adversary is evaluated on, and of those whose optimum
+# is solved (so that the solved optima are shared between runs: optimum.cached_family_optimum).
+EVAL_SEED = 1001
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,13 @@ def pytest_report_header(config):
     return f"shaping lab backends: database {database}, channel layer {layer}"
 
 
+@pytest.fixture(autouse=True)
+def _solved_optima_in_a_temporary_cache(tmp_path_factory, monkeypatch):
+    """Solved optima (shaping_core/optimum.py) are cached under the user's home; tests write theirs
+    to a folder of the test session instead."""
+    monkeypatch.setenv("SHAPING_CORE_CACHE", str(tmp_path_factory.getbasetemp() / "shaping_core_cache"))
+
+
 @pytest.fixture
 def one_thread():
     """One torch thread for the test: its batches are tiny, and torch's thread pool only adds

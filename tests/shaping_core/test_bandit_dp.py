@@ -253,3 +253,22 @@ def test_a_family_optimum_is_the_mean_over_its_people_and_none_without_a_tabular
     assert result.optimum == pytest.approx(sum(p.optimum for p in result.participants) / 3)
     assert result.optimum_sem > 0 and result.random < result.simulated
     assert family_optimum(game, Family("coin", "random")) is None
+
+
+def test_a_solved_family_optimum_is_read_back_from_the_cache(monkeypatch, tmp_path):
+    from shaping_core import optimum as optimum_module
+    from shaping_core.learners import family
+
+    monkeypatch.setenv("SHAPING_CORE_CACHE", str(tmp_path))
+    game = make_game("bandit", {"trials": 6, "rewards_per_option": 2})
+    wsls = family("bandit", "wsls")
+    first = optimum_module.cached_family_optimum(game, wsls, participants=2, grid=5, seed=3)
+    assert len(list((tmp_path / "optima").glob("bandit-wsls-*.json"))) == 1
+
+    def unsolvable(*args, **kwargs):
+        raise AssertionError("solved again instead of read from the cache")
+
+    monkeypatch.setattr(optimum_module, "family_optimum", unsolvable)
+    assert optimum_module.cached_family_optimum(game, wsls, participants=2, grid=5, seed=3) == first
+    with pytest.raises(AssertionError, match="solved again"):  # another seed is another key
+        optimum_module.cached_family_optimum(game, wsls, participants=2, grid=5, seed=4)

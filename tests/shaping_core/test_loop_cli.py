@@ -153,7 +153,7 @@ def test_train_adversary_against_the_surrogate_and_the_zoo_holding_one_family_ou
 
 def test_evaluate_adversary_against_the_zoo_prints_one_line_per_family(loop):
     summary, printed = run(["evaluate-adversary", "--adversary", loop["adversary"], "--against", "zoo",
-                            "--episodes", "32"])
+                            "--episodes", "32", "--optimum-participants", "2"])
     names = [f.name for f in zoo_for("bandit")]
     assert [row["family"] for row in summary["families"]] == names
     table = printed.splitlines()
@@ -161,6 +161,14 @@ def test_evaluate_adversary_against_the_zoo_prints_one_line_per_family(loop):
     assert [line.split()[0] for line in table[1:1 + len(names)]] == names
     for row in summary["families"]:
         assert 0 <= row["random"]["mean"] <= 1 and 0 <= row["adversary"]["mean"] <= 1
+        if row["optimum"] is not None:  # a family with a tabular form
+            gain = row["optimum"]["mean"] - row["random"]["mean"]
+            assert row["fraction"] == pytest.approx((row["adversary"]["mean"] - row["random"]["mean"]) / gain)
+    assert {row["family"] for row in summary["families"] if row["optimum"] is None} == {
+        "beta_bernoulli_softmax", "thompson"}
+    skipped, _ = run(["evaluate-adversary", "--adversary", loop["adversary"], "--against", "zoo",
+                      "--episodes", "32", "--optimum-participants", "0"])
+    assert all(row["optimum"] is None and row["fraction"] is None for row in skipped["families"])
 
 
 def test_evaluate_adversary_against_the_surrogate(loop):
