@@ -7,9 +7,10 @@ import pytest
 import torch
 
 from shaping_core.games import GAMES, make_game
-from shaping_core.learners import make_learner
+from shaping_core.learners import family, make_learner, zoo_for
 from shaping_core.policies.checkpoint import load_policy, read_checkpoint
 from shaping_core.simulation import play_episodes
+from shaping_core.transfer import placement_by_part
 
 DEFAULTS = Path(__file__).resolve().parents[2] / "shaping_core" / "checkpoints" / "defaults"
 EXPECTED = [f"{game}-{objective}.pt" for game, cls in GAMES.items() for objective in cls.spec.objectives]
@@ -34,3 +35,30 @@ def test_a_default_checkpoint_is_what_its_name_says_and_plays_its_game(name):
                              generator=torch.Generator().manual_seed(0))
     assert bool(episodes.active[:, 0].all())
     assert torch.isfinite(episodes.adversary_log_probs[episodes.active]).all()
+
+
+HUMAN_BANDIT_SHA256 = "bc624ef7ea224940da239c6dfa220bab9cbfb505dd9cfee5ebcb790eaeb1407c"  # bandit_choice_engineering.csv
+
+
+@pytest.mark.parametrize("objective", ["max", "adalign"])
+def test_the_bandit_defaults_come_from_the_human_data_and_the_whole_learner_zoo(objective):
+    """Their provenance says which data (by hash: the data never ships) and which population they
+    were trained against (docs/loop.md, "Transfer to the learner zoo")."""
+    spec = read_checkpoint(DEFAULTS / f"bandit-{objective}.pt")
+    provenance = spec["provenance"]
+    assert provenance["surrogate_provenance"]["sha256"] == HUMAN_BANDIT_SHA256
+    assert provenance["surrogate_provenance"]["participants"] == 388
+    assert list(provenance["population"]["families"]) == [f.name for f in zoo_for("bandit")]
+    assert [row["family"] for row in spec["metrics"]["against_zoo"]] == [f.name for f in zoo_for("bandit")]
+
+
+@pytest.mark.parametrize("objective", ["max", "adalign"])
+def test_the_bandit_defaults_do_not_hold_the_other_options_rewards_to_the_end(objective):
+    """The earlier defaults placed 91-95 % of the non-target rewards in the last quarter, where the
+    budget rule forced them out and people's target rate fell to 0.25-0.32."""
+    policy = load_policy(DEFAULTS / f"bandit-{objective}.pt")
+    game = policy.game
+    people = family("bandit", "q_human_fit").make(game)
+    episodes = play_episodes(game, people, policy, 256, generator=torch.Generator().manual_seed(0))
+    other = 1 - game.params.target_option
+    assert placement_by_part(game, episodes)[other, -1] < 0.5
