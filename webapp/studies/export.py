@@ -19,7 +19,7 @@ import re
 import zipfile
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
@@ -30,6 +30,7 @@ from django.db.models import Count, Q, QuerySet, Sum
 from webapp.play.models import Trial
 
 from .models import Participant, Study
+from .selectors import bonus_for_points
 
 COLUMNS = [
     "study", "condition", "adversary", "adversary_params", "participant", "game", "trial",
@@ -112,12 +113,6 @@ def trials_frame(*, study: Study, include_external_ids: bool = False, include_te
     if include_test:
         types[TRIAL_TEST_COLUMN] = "bool"
     return frame.astype(types)
-
-
-def bonus_for_points(points: float, money_per_point: Decimal) -> Decimal:
-    """The bonus for a number of points: selectors.participant_earnings's rule (points × money per
-    point, rounded half up to 0.01), for many participants at once."""
-    return (Decimal(str(points)) * money_per_point).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def _participants_with_points(study: Study, *, include_test: bool) -> QuerySet[Participant]:

@@ -22,12 +22,18 @@ class Earnings:
     currency: str
 
 
+def bonus_for_points(points: float, money_per_point: Decimal) -> Decimal:
+    """The bonus for a number of points: points × money per point, rounded half up to 0.01 (the
+    debrief's and the exports' one rule)."""
+    return (Decimal(str(points)) * money_per_point).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
 def participant_earnings(*, participant: Participant) -> Earnings:
     study = participant.study
     # Practice trials (webapp/play/models.py) earn nothing.
     points = participant.trials.filter(practice=False, participant_action__isnull=False).aggregate(
         s=Sum("participant_reward"))["s"] or 0.0
-    bonus = (Decimal(str(points)) * study.money_per_point).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    bonus = bonus_for_points(points, study.money_per_point)
     return Earnings(points=points, bonus=bonus, show_up_fee=study.show_up_fee,
                     total=bonus + study.show_up_fee, currency=study.currency)
 
