@@ -120,8 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.held_out_surrogate:
         jobs += [("whole-zoo", seed, []) for seed in seeds]
     paths = Parallel(n_jobs=args.jobs)(delayed(train_one)(args, *job) for job in jobs)
-    trained = {(name, seed): path for (name, seed, _), path in zip(jobs, paths)}
     training_seconds = time.perf_counter() - started
+    adversaries = {(name, seed): load_policy(path) for (name, seed, _), path in zip(jobs, paths)}
 
     rows, per_family = [], {}
     random = make_policy(BASELINE, game)
@@ -131,8 +131,8 @@ def main(argv: list[str] | None = None) -> int:
         def rate(policy) -> float:
             return float(rate_per_episode(game, policy, participant, args.eval_episodes, EVAL_SEED).mean())
 
-        held_out = [rate(load_policy(trained[(f"without-{family.name}", s)])) for s in seeds]
-        surrogate_only = [rate(load_policy(trained[("surrogate-only", s)])) for s in seeds]
+        held_out = [rate(adversaries[(f"without-{family.name}", s)]) for s in seeds]
+        surrogate_only = [rate(adversaries[("surrogate-only", s)]) for s in seeds]
         baseline = Estimate.of(rate_per_episode(game, random, participant, args.eval_episodes, EVAL_SEED))
         solved = (cached_family_optimum(game, family, participants=args.optimum_participants, grid=args.grid,
                                         seed=EVAL_SEED) if solvable(game) else None)
@@ -159,8 +159,8 @@ def main(argv: list[str] | None = None) -> int:
 
         held_out_people = {
             "random": on_people(random),
-            "surrogate_only": spread([on_people(load_policy(trained[("surrogate-only", s)])) for s in seeds]),
-            "whole_zoo": spread([on_people(load_policy(trained[("whole-zoo", s)])) for s in seeds]),
+            "surrogate_only": spread([on_people(adversaries[("surrogate-only", s)]) for s in seeds]),
+            "whole_zoo": spread([on_people(adversaries[("whole-zoo", s)]) for s in seeds]),
         }
 
     metrics = {"families": per_family, "held_out_people": held_out_people, "eval_seed": EVAL_SEED,

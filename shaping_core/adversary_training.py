@@ -45,6 +45,7 @@ from .algorithms.ppo import ppo_update
 from .algorithms.rollout import Trajectory
 from .games import Game, Objective
 from .games.budget import action_to_bits
+from .learners.zoo import has_zoo
 from .participants import ParticipantModel
 from .policies import make_policy
 from .policies.base import Policy
@@ -53,7 +54,7 @@ from .policies.gru import GRUNet
 from .policies.shaping import ShapingAdversary
 from .simulation import Episodes, play_episodes
 from .surrogate.model import SurrogateNet, SurrogateParticipant
-from .transfer import TrainingPopulation, evaluate_against_zoo, has_zoo
+from .transfer import TrainingPopulation, evaluate_against_zoo
 
 # The classic adversary each game's trained ones are compared with: random, within the rules.
 BASELINES = {"ipd": ("random", {"p_cooperate": 0.5}), "bandit": ("random_schedule", {}),

@@ -19,9 +19,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -33,8 +32,7 @@ from .learners import Family, make_learner
 from .learners.base import sample_values
 from .participants import ParticipantModel
 from .policies import make_policy
-from .policies.base import Policy
-from .simulation import play_episodes
+from .transfer import BASELINE, Estimate, rate_per_episode
 
 
 @dataclass(frozen=True)
@@ -90,8 +88,8 @@ def participant_optimum(game: Game, learner_name: str, values: Mapping[str, floa
         return None
     table = learner.tabular(values, grid)
     solution = solve(table, game.params)
-    simulated = _rates(game, OracleAdversary(game, table, solution), learner, episodes, seed)
-    random = _rates(game, make_policy("random_schedule", game), learner, episodes, seed)
+    simulated = rate_per_episode(game, OracleAdversary(game, table, solution), learner, episodes, seed)
+    random = rate_per_episode(game, make_policy(BASELINE, game), learner, episodes, seed)
     return ParticipantOptimum(dict(values), optimal_target_rate(table, solution, game.params),
                               float(simulated.mean()), _std(simulated),
                               float(random.mean()), _std(random))
@@ -111,9 +109,10 @@ def family_optimum(game: Game, family: Family, *, participants: int = 16, grid: 
     people = [participant_optimum(game, family.learner, values, grid=grid,
                                   episodes=episodes_per_participant, seed=seed + i)
               for i, values in enumerate(drawn)]
-    optimum, simulated, random = (_mean_and_sem([getattr(p, field) for p in people])
+    optimum, simulated, random = (Estimate.of(torch.tensor([getattr(p, field) for p in people], dtype=torch.float64))
                                   for field in ("optimum", "simulated", "random"))
-    return FamilyOptimum(family.name, *optimum, *simulated, *random, participants=tuple(people))
+    return FamilyOptimum(family.name, optimum.mean, optimum.sem, simulated.mean, simulated.sem, random.mean,
+                         random.sem, participants=tuple(people))
 
 
 # Solved optima are kept as JSON files: first the ones shipped with the package (the zoo on the
@@ -146,21 +145,5 @@ def cached_family_optimum(game: Game, family: Family, *, participants: int = 16,
     return result
 
 
-def _rates(game: Game, adversary: Policy, learner: ParticipantModel, episodes: int,
-           seed: int) -> torch.Tensor:
-    """[episodes] the target-choice rate of each episode."""
-    played = play_episodes(game, learner, adversary, episodes,
-                           generator=torch.Generator().manual_seed(seed))
-    return played.adversary_return() / played.lengths
-
-
 def _std(rates: torch.Tensor) -> float:
     return float(rates.std()) if rates.numel() > 1 else float("nan")
-
-
-def _mean_and_sem(values: Sequence[float]) -> tuple[float, float]:
-    mean = sum(values) / len(values)
-    if len(values) < 2:
-        return mean, float("nan")
-    variance = sum((v - mean) ** 2 for v in values) / (len(values) - 1)
-    return mean, math.sqrt(variance / len(values))
