@@ -1,11 +1,12 @@
-"""The best possible adversary against each learner of the bandit's zoo, and the random schedule
+"""The best possible adversary against each learner of a game's zoo, and the random schedule
 beside it: the two ends of the scale on which transfer is reported,
 
     fraction of the achievable gain = (adversary - random) / (optimum - random).
 
-For a learner whose state is small (it has a `tabular(values, grid)` form, algorithms/bandit_dp.py)
-the optimum is computed exactly (or on a grid) by dynamic programming, one participant's parameter
-values at a time:
+For a learner whose state is small (it has a `tabular(values, grid)` form: a bandit_dp.TabularLearner
+or a gonogo_dp.GoNoGoTable, each of which knows how to `solve` itself, read its `optimal_rate` and
+play its `oracle`) the optimum is computed exactly (or on a grid) by dynamic programming, one
+participant's parameter values at a time:
 
     result = family_optimum(game, family("bandit", "q_learning"), participants=16)
     result.optimum, result.optimum_sem      # mean over the drawn participants, its s.e.m.
@@ -26,9 +27,9 @@ from pathlib import Path
 
 import torch
 
-from .algorithms.bandit_dp import OracleAdversary, optimal_target_rate, solve
 from .games import Game
 from .learners import Family, make_learner
+from .learners.zoo import has_zoo, zoo_for
 from .learners.base import sample_values
 from .participants import ParticipantModel
 from .policies import make_policy
@@ -37,13 +38,14 @@ from .transfer import BASELINE, Estimate, rate_per_episode
 
 @dataclass(frozen=True)
 class ParticipantOptimum:
-    """One participant (fixed parameter values); rates are target choices per trial."""
+    """One participant (fixed parameter values); rates are the adversary's reward per trial (the
+    bandit's target choices, go/no-go's errors)."""
 
     values: dict[str, float]
     optimum: float
     """The best adversary's expected rate (dynamic programming)."""
     simulated: float
-    """The optimal policy (`OracleAdversary`) against the learner: the mean over episodes..."""
+    """The optimal policy (the table's `oracle`) against the learner: the mean over episodes..."""
     simulated_std: float
     """... and the standard deviation of the episodes' rates."""
     random: float
@@ -69,13 +71,15 @@ class FamilyOptimum:
 
 
 def solvable(game: Game) -> bool:
-    """Whether the best possible adversary is computed for this game (the bandit so far)."""
-    return game.spec.name == "bandit"
+    """Whether the best possible adversary is computed for some family of this game's zoo."""
+    return has_zoo(game.spec.name) and any(has_tabular_form(family.make(game)) for family in zoo_for(game.spec.name))
 
 
 def has_tabular_form(learner: ParticipantModel) -> bool:
-    """Whether the learner describes itself as a Markov chain (`tabular(values, grid)`)."""
-    return callable(getattr(learner, "tabular", None))
+    """Whether the learner describes itself as a Markov chain (`tabular(values, grid)`) in the
+    game it plays: in every game it plays, unless it names fewer in `tabular_games`."""
+    games = getattr(learner, "tabular_games", learner.games)
+    return callable(getattr(learner, "tabular", None)) and learner.game.spec.name in games
 
 
 def participant_optimum(game: Game, learner_name: str, values: Mapping[str, float], *,
@@ -87,10 +91,10 @@ def participant_optimum(game: Game, learner_name: str, values: Mapping[str, floa
     if not has_tabular_form(learner):
         return None
     table = learner.tabular(values, grid)
-    solution = solve(table, game.params)
-    simulated = rate_per_episode(game, OracleAdversary(game, table, solution), learner, episodes, seed)
+    solution = table.solve(game.params)
+    simulated = rate_per_episode(game, table.oracle(game, solution), learner, episodes, seed)
     random = rate_per_episode(game, make_policy(BASELINE, game), learner, episodes, seed)
-    return ParticipantOptimum(dict(values), optimal_target_rate(table, solution, game.params),
+    return ParticipantOptimum(dict(values), table.optimal_rate(solution, game.params),
                               float(simulated.mean()), _std(simulated),
                               float(random.mean()), _std(random))
 
@@ -100,8 +104,6 @@ def family_optimum(game: Game, family: Family, *, participants: int = 16, grid: 
     """The optimum over `participants` people drawn from the family's distribution (a generator
     seeded with `seed`, as `reset` draws them), each solved on its own; None (no tabular form) if
     the family's learner has none."""
-    if not solvable(game):
-        raise ValueError(f"the optimum is computed for the bandit only, not {game.spec.label}")
     learner = family.make(game)
     if not has_tabular_form(learner):
         return None

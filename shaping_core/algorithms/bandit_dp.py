@@ -15,7 +15,8 @@ under the best adversary, who each trial sets both options' reward bits as the b
 (games/budget.py). `optimal_target_rate` reads it at the start: an upper bound for every adversary,
 trained or hand-written, that must learn or guess the learner's state instead of reading it.
 `OracleAdversary` plays those values against the real learner (a check of the grid, and the
-optimum's policy). shaping_core/optimum.py solves a zoo family's population with them.
+optimum's policy). shaping_core/optimum.py solves a zoo family's population with them; algorithms/gonogo_dp.py does
+the same for go/no-go.
 """
 
 from __future__ import annotations
@@ -92,6 +93,17 @@ class TabularLearner:
         return torch.sparse_coo_tensor(torch.stack([rows, self.next_index.flatten()]),
                                        self.next_weight.flatten(), (self.n_states * 4, self.n_states),
                                        check_invariants=True).coalesce()
+
+    # The interface shaping_core/optimum.py solves a table through (gonogo_dp.GoNoGoTable too).
+
+    def solve(self, params: BanditParams) -> Tensor:
+        return solve(self, params)
+
+    def optimal_rate(self, values: Tensor, params: BanditParams) -> float:
+        return optimal_target_rate(self, values, params)
+
+    def oracle(self, game: Game, values: Tensor) -> Policy:
+        return OracleAdversary(game, self, values)
 
     def initial_belief(self, batch_size: int) -> Tensor:
         """[B, S] float64: the distribution over states before the first trial."""

@@ -12,19 +12,25 @@ own action. The models differ in what drives their errors:
     ResponseHabit       own recent responses: each response strengthens the urge to respond
 
 All are batched over episodes, return probabilities (columns withhold, respond), and take every
-numeric parameter as a number or a [low, high] range drawn per episode (learners/base.py).
+numeric parameter as a number or a [low, high] range drawn per episode (learners/base.py). The last
+three describe one participant as a Markov chain (`tabular`, algorithms/gonogo_dp.py), so the best
+possible adversary against them is computed (shaping_core/optimum.py); the Pavlovian learner's
+state (six values) is too large for that.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-from ..games.gonogo import NOGO, RESPOND, WITHHOLD
+from ..algorithms.gonogo_dp import GoNoGoTable, on_grid, table_from_rules
+from ..games.gonogo import GO, NOGO, RESPOND, WITHHOLD
 from ..participants import ParticipantModel, ParticipantView
 from .base import LearnerParams, Range, draw_all, one_hot_or_zero
+from .tabular_form import participant_values
 
 
 def respond_probs(cue: Tensor, p_respond_nogo: Tensor, p_respond_go: Tensor) -> Tensor:
@@ -169,6 +175,18 @@ class VigilanceDecrement(ParticipantModel):
         probs = respond_probs(view.cue, lapse * automatic, 1 - lapse * (1 - automatic))
         return probs, state
 
+    def tabular(self, values: Mapping[str, float], grid: int) -> GoNoGoTable:
+        """One participant (`values`) as a one-state chain whose response probabilities change
+        with the trial index (`grid` is unused)."""
+        checked = _checked(self, values)
+        t = torch.arange(self.game.params.trials, dtype=torch.float64)
+        lapse = (checked["lapse_start"] + checked["lapse_growth"] * t / 100).clamp_max(1)
+        automatic = checked["respond_when_lapsing"]
+        respond = _by_stimulus(1 - lapse * (1 - automatic), lapse * automatic)[:, None, :]
+        stay = (torch.zeros(1, 1, dtype=torch.long), torch.ones(1, 1, dtype=torch.float64))
+        return table_from_rules(respond, {(c, a): stay for c in (GO, NOGO) for a in (WITHHOLD, RESPOND)},
+                                (torch.tensor([0]), torch.ones(1, dtype=torch.float64)))
+
 
 # --- base-rate learner ------------------------------------------------------------------------
 
@@ -250,6 +268,26 @@ class BaseRateInhibition(ParticipantModel):
             nogo_count=retention * state.nogo_count + (view.cue == NOGO).float(),
             trial_count=retention * state.trial_count + 1, drawn=d)
 
+    def tabular(self, values: Mapping[str, float], grid: int) -> GoNoGoTable:
+        """One participant (`values`) as a chain over the leaky no-go count k, on nodes every 0.5
+        from 0 to the game's no-go trials (exact when retention is 1; `grid` is unused). The
+        leaky trial count n_t depends on t alone, so it lives in the time-dependent
+        probabilities."""
+        checked = _checked(self, values)
+        retention = checked["retention"]
+        budget, trials = self.game.params.nogo_trials, self.game.params.trials
+        k = torch.linspace(0, budget, 2 * budget + 1, dtype=torch.float64) if budget else torch.zeros(2, dtype=torch.float64)
+        n = torch.zeros(trials, dtype=torch.float64)
+        for t in range(1, trials):
+            n[t] = retention * n[t - 1] + 1
+        expected = ((checked["prior_mean"] * checked["prior_strength"] + k[None, :])
+                    / (checked["prior_strength"] + n[:, None]))  # [T, S]
+        commission = torch.sigmoid(checked["impulse"] - checked["control"] * expected)
+        respond = _by_stimulus(torch.full_like(commission, 1 - float(checked["omission"])), commission)
+        rules = {(c, a): on_grid(retention * k + (c == NOGO), k)
+                 for c in (GO, NOGO) for a in (WITHHOLD, RESPOND)}
+        return table_from_rules(respond, rules, (torch.tensor([0]), torch.ones(1, dtype=torch.float64)))
+
 
 # --- response habit ---------------------------------------------------------------------------
 
@@ -314,3 +352,26 @@ class ResponseHabit(ParticipantModel):
         p_commission = torch.sigmoid(d["impulse"] - d["weight"] * (1 - habit))
         probs = respond_probs(view.cue, p_commission, 1 - d["omission"])
         return probs, HabitState(habit=habit, drawn=d)
+
+    def tabular(self, values: Mapping[str, float], grid: int) -> GoNoGoTable:
+        """One participant (`values`) as a chain over the habit h on `grid` nodes over [0, 1]
+        (the state when choosing, after learning from the previous response)."""
+        checked = _checked(self, values)
+        h = torch.linspace(0, 1, max(grid, 2), dtype=torch.float64)
+        commission = torch.sigmoid(checked["impulse"] - checked["weight"] * (1 - h))
+        respond = _by_stimulus(torch.full_like(commission, 1 - float(checked["omission"])), commission)
+        respond = respond.expand(self.game.params.trials, -1, -1).clone()
+        rules = {(c, a): on_grid(h + checked["rate"] * (float(a == RESPOND) - h), h)
+                 for c in (GO, NOGO) for a in (WITHHOLD, RESPOND)}
+        return table_from_rules(respond, rules, (torch.tensor([0]), torch.ones(1, dtype=torch.float64)))
+
+
+def _checked(learner: ParticipantModel, values: Mapping[str, float]) -> dict[str, Tensor]:
+    """One participant's checked parameter values as float64 scalars."""
+    return {name: torch.tensor(value, dtype=torch.float64)
+            for name, value in participant_values(learner, values).items()}
+
+
+def _by_stimulus(respond_go: Tensor, respond_nogo: Tensor) -> Tensor:
+    """[..., 2]: P(respond) to (GO, NOGO)."""
+    return torch.stack([respond_go, respond_nogo], dim=-1)

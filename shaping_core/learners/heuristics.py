@@ -40,6 +40,7 @@ class WinStayLoseShift(ParticipantModel):
     """
 
     name, label, games = "win_stay_lose_shift", "Win-stay, lose-shift", ("ipd", "bandit")
+    tabular_games = ("bandit",)  # the games where `tabular` describes it (shaping_core/optimum.py)
     params_class = WSLSParams
 
     def reset(self, batch_size, *, generator=None, device="cpu"):

@@ -93,6 +93,7 @@ class QState:
 
 class QLearner(ParticipantModel):
     name, label, games = "q_learning", "Q-learner", ("ipd", "bandit", "gonogo")
+    tabular_games = ("bandit",)  # the games where `tabular` describes it (shaping_core/optimum.py)
     params_class = QLearningParams
 
     def __init__(self, game: Game, params=None):

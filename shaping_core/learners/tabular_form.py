@@ -22,7 +22,7 @@ from torch import Tensor
 
 from ..algorithms.bandit_dp import TabularLearner
 from ..params import ParamsError
-from ..participants import ParticipantParamsError
+from ..participants import ParticipantModel, ParticipantParamsError
 from .bandit_learner import BanditLearner, Memory
 
 DTYPE = torch.float64
@@ -53,19 +53,27 @@ Axes = Mapping[str, Axis | tuple[Axis, ...]]
 """Memory entry name -> its axis ([B] entries) or one axis per column ([B, 2] entries)."""
 
 
-def tabulate(learner: BanditLearner, values: Mapping[str, float], axes: Axes) -> TabularLearner:
-    """The tabular form of one participant of `learner` with parameter `values` (a number for
-    every `Range` field; checked against the learner's bounds)."""
+def participant_values(learner: ParticipantModel, values: Mapping[str, float]) -> dict[str, float]:
+    """One participant's value of every `Range` field of the learner, checked against its bounds
+    (a ParticipantParamsError names a missing or bad one): what a tabular form is built for."""
     fields = learner.params_class.range_fields()
     missing = [name for name in fields if name not in values]
     if missing:
         raise ParticipantParamsError(f"{learner.label}: the tabular form needs a value for "
                                      f"{', '.join(missing)}")
+    chosen = {name: float(values[name]) for name in fields}
     try:
-        learner.params_class.from_mapping({**learner.params.to_mapping(),
-                                           **{name: float(values[name]) for name in fields}})
+        learner.params_class.from_mapping({**learner.params.to_mapping(), **chosen})
     except ParamsError as error:
         raise ParticipantParamsError(f"{learner.label}: {error}") from None
+    return chosen
+
+
+def tabulate(learner: BanditLearner, values: Mapping[str, float], axes: Axes) -> TabularLearner:
+    """The tabular form of one participant of `learner` with parameter `values` (a number for
+    every `Range` field; checked against the learner's bounds)."""
+    values = participant_values(learner, values)
+    fields = learner.params_class.range_fields()
 
     coordinates = [(name, column, axis) for name, spec in axes.items()
                    for column, axis in (enumerate(spec) if isinstance(spec, tuple) else [(None, spec)])]
