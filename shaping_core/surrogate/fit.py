@@ -32,8 +32,9 @@ The procedure, top to bottom:
    pooled over all held-out choices.
 
 NLL is in nats per choice; a constant predictor of two equally frequent actions scores ln 2 =
-0.693. The constant predictor fitted on the training folds (action frequencies) is evaluated on
-the same folds as a reference (`metrics["baseline_nll_per_choice"]`).
+0.693. The constant predictor fitted on the training folds (action frequencies, per stimulus
+where the participant sees one: `constant_nll`) is evaluated on the same folds as a reference
+(`metrics["baseline_nll_per_choice"]`).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from torch import Tensor, nn
 
 from ..data.sequences import TrialSequences
 from ..devices import resolve_device
+from ..games.base import Sight
 from ..participants import ParticipantView
 from .model import SurrogateNet
 
@@ -171,13 +173,26 @@ def evaluate_surrogate(net: SurrogateNet, sequences: TrialSequences) -> dict[str
 
 
 def constant_nll(train: TrialSequences, test: TrialSequences) -> tuple[float, int]:
-    """Summed NLL and choices on `test` of the constant predictor fitted on `train` (action
-    frequencies, with one pseudo-count per action)."""
+    """Summed NLL and choices on `test` of the constant predictor fitted on `train`: action
+    frequencies with one pseudo-count per action, kept apart per cue where the participant sees
+    the adversary's move before choosing (Sight.CUE: go/no-go's per-stimulus response rates),
+    since a model that only learned the cue's meaning would otherwise look like it learned
+    people."""
     n_actions = len(train.game.spec.participant_actions)
-    counts = torch.bincount(train.participant_actions[train.mask], minlength=n_actions).double() + 1
-    log_p = torch.log(counts / counts.sum())
+    if train.game.spec.participant_sees is Sight.CUE:
+        n_cues = len(train.game.spec.adversary_actions)
+        train_cue, test_cue = train.adversary_actions[train.mask], test.adversary_actions[test.mask]
+    else:
+        n_cues = 1
+        train_cue = torch.zeros(train.n_choices, dtype=torch.long)
+        test_cue = torch.zeros(test.n_choices, dtype=torch.long)
+    if bool((train_cue < 0).any() or (test_cue < 0).any()):
+        raise ValueError("the per-cue constant predictor needs the adversary's move on every trial")
+    cells = train_cue * n_actions + train.participant_actions[train.mask]
+    counts = torch.bincount(cells, minlength=n_cues * n_actions).double().view(n_cues, n_actions) + 1
+    log_p = torch.log(counts / counts.sum(dim=1, keepdim=True))
     actions = test.participant_actions[test.mask]
-    return float(-log_p[actions].sum()), int(actions.numel())
+    return float(-log_p[test_cue, actions].sum()), int(actions.numel())
 
 
 # --- training ------------------------------------------------------------------------------------

@@ -136,6 +136,19 @@ def test_constant_nll_is_the_smoothed_frequency_predictor():
     assert nll == pytest.approx(-4 * math.log(2 / 6) - 2 * math.log(4 / 6))
 
 
+def test_where_people_see_a_cue_the_constant_predictor_is_per_cue():
+    # Go/no-go: people see the stimulus, so the reference is P(respond | stimulus), not pooled.
+    game = make_game("gonogo", {"trials": 4, "nogo_trials": 1})
+    train = sequences(game, [[1, 1, 0, 1], [1, 1, 1, 1]], adversary=[[GO, GO, NOGO, GO], [GO, NOGO, GO, GO]])
+    # go: 6 responses of 6 (+1 each: 7/8 respond); no-go: 1 of 2 (2/4).
+    test = sequences(game, [[1, 0, 1, 1]], adversary=[[GO, NOGO, GO, NOGO]])
+    nll, choices = constant_nll(train, test)
+    assert choices == 4
+    assert nll == pytest.approx(-2 * math.log(7 / 8) - math.log(2 / 4) - math.log(2 / 4))
+    with pytest.raises(ValueError, match="adversary's move on every trial"):
+        constant_nll(train, sequences(game, [[1, 0, 1, 1]]))
+
+
 # --- settings ------------------------------------------------------------------------------------
 
 
