@@ -158,13 +158,14 @@ def evaluate_against_zoo(game: Game, adversary: Policy, *, episodes: int = 4096,
 def format_table(results: Sequence[FamilyResult]) -> str:
     """A plain-text table, one family per line, for the terminal."""
     def shown(estimate: Estimate | None) -> str:
-        return "—" if estimate is None else f"{estimate.mean:.3f} ± {estimate.sem:.3f}"
+        # Four decimals: go/no-go's error rates are a few hundredths.
+        return "—" if estimate is None else f"{estimate.mean:.4f} ± {estimate.sem:.4f}"
 
-    lines = [f"{'family':<24} {'random':>15} {'adversary':>15} {'optimum':>15} {'fraction':>9}"]
+    lines = [f"{'family':<24} {'random':>17} {'adversary':>17} {'optimum':>17} {'fraction':>9}"]
     for row in results:
         fraction = "—" if row.fraction is None else f"{row.fraction:.2f}"
-        lines.append(f"{row.family:<24} {shown(row.random):>15} {shown(row.adversary):>15} "
-                     f"{shown(row.optimum):>15} {fraction:>9}")
+        lines.append(f"{row.family:<24} {shown(row.random):>17} {shown(row.adversary):>17} "
+                     f"{shown(row.optimum):>17} {fraction:>9}")
     lines.append("(the adversary's reward per trial: the bandit's target-choice rate, go/no-go's error "
                  "rate; mean ± s.e.m. over simulated participants; fraction = (adversary - random) / "
                  "(optimum - random))")

@@ -274,7 +274,8 @@ def test_a_solved_family_optimum_is_read_back_from_the_cache(monkeypatch, tmp_pa
         optimum_module.cached_family_optimum(game, wsls, participants=2, grid=5, seed=4)
 
 
-def test_the_optima_of_the_zoo_on_the_default_bandit_ship_with_the_package(monkeypatch):
+@pytest.mark.parametrize("game_name", ["bandit", "gonogo"])
+def test_the_optima_of_the_zoo_on_the_default_game_ship_with_the_package(monkeypatch, game_name):
     """`evaluate-adversary --against zoo` on the default game reads them instead of solving for
     minutes; a family whose definition changed no longer matches its file (its key) and fails here."""
     from shaping_core import optimum as optimum_module
@@ -285,8 +286,8 @@ def test_the_optima_of_the_zoo_on_the_default_bandit_ship_with_the_package(monke
         raise AssertionError("not shipped: solved again")
 
     monkeypatch.setattr(optimum_module, "family_optimum", unsolvable)
-    game = make_game("bandit")
-    for zoo_family in zoo_for("bandit"):
+    game = make_game(game_name)
+    for zoo_family in zoo_for(game_name):
         if not optimum_module.has_tabular_form(zoo_family.make(game)):
             continue
         solved = optimum_module.cached_family_optimum(game, zoo_family, participants=16, grid=21, seed=EVAL_SEED)
