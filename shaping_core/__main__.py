@@ -97,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--patience", type=positive, default=25,
                      help="stop a size after this many epochs without improvement (default 25)")
     fit.add_argument("--seed", type=nonnegative, default=0)
+    fit.add_argument("--anneal-lr", action="store_true",
+                     help="decay the step size linearly to 0 over --max-epochs (CV and refit alike), "
+                          "so the chosen weights are settled rather than a noisy last minibatch step")
     fit.add_argument("--no-mirror-options", action="store_true",
                      help="bandit: train on the sequences as recorded only, not also on their mirror "
                           "images with the options swapped (see shaping_core/surrogate/fit.py)")
@@ -251,7 +254,7 @@ def _fit_surrogate(args: argparse.Namespace) -> dict:
         game = make_game(args.game, args.game_params)
         settings = SurrogateSettings(hidden_sizes=args.hidden_sizes, folds=args.folds,
                                      max_epochs=args.max_epochs, patience=args.patience,
-                                     seed=args.seed, device=args.device,
+                                     seed=args.seed, device=args.device, anneal_lr=args.anneal_lr,
                                      mirror_options=not args.no_mirror_options)
     except (ParamsError, ValueError) as error:
         fail(str(error))

@@ -243,6 +243,22 @@ def test_the_same_seed_gives_the_same_fit(fitted):
         assert torch.equal(again.net.state_dict()[name], tensor), name
 
 
+def test_annealing_decays_the_step_size_linearly_to_zero_over_max_epochs():
+    from shaping_core.surrogate.fit import _Trainer
+
+    data = sticky_sequences(n=8)
+    trainer = _Trainer(data, 3, tiny_settings(max_epochs=4, anneal_lr=True), torch.device("cpu"), seed=0)
+    rates = []
+    for _ in range(4):
+        trainer.epoch()
+        rates.append(trainer.optimizer.param_groups[0]["lr"])
+    assert rates == pytest.approx([0.05, 0.0375, 0.025, 0.0125])
+    plain = _Trainer(data, 3, tiny_settings(max_epochs=4), torch.device("cpu"), seed=0)
+    plain.epoch()
+    plain.epoch()
+    assert plain.optimizer.param_groups[0]["lr"] == 0.05
+
+
 # --- mirror images (bandit options differ only in what they earn) -----------------------------------
 
 
