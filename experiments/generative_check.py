@@ -59,12 +59,12 @@ def format_table(result: CheckResult) -> str:
         d = row.difference
         difference = f"{d.mean:+.3f} [{d.low:+.3f}, {d.high:+.3f}]"
         lines.append(f"{row.statistic:<32} {shown[0]:>24} {shown[1]:>24} {difference:>26}  "
-                     f"{'yes' if row.consistent else 'NO'}")
+                     f"{ {True: 'yes', False: 'NO', None: '—'}[row.consistent] }")
     return "\n".join(lines)
 
 
 def plot(result: CheckResult, path: Path, title: str) -> None:
-    rows = [r for r in result.rows if r.people.people > 0]
+    rows = [r for r in result.rows if r.consistent is not None]
     figure, ax = plt.subplots(figsize=(7, 0.32 * len(rows) + 1.2))
     for y, row in enumerate(rows):
         for offset, interval, colour, label in ((-0.15, row.people, "black", "people"),

@@ -151,9 +151,10 @@ class StatisticRow:
     schedule was replayed)."""
 
     @property
-    def consistent(self) -> bool:
-        """The 95% interval of the difference contains 0."""
-        return self.difference.contains(0.0)
+    def consistent(self) -> bool | None:
+        """The 95% interval of the difference contains 0; None where no person defines the
+        statistic (go/no-go: no go trial comes 9-16 trials after the last go)."""
+        return None if self.difference.people == 0 else self.difference.contains(0.0)
 
 
 @dataclass(frozen=True)
