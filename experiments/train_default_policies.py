@@ -1,17 +1,18 @@
 """Train the default checkpoints the repository ships (shaping_core/checkpoints/defaults/).
 
     python experiments/train_default_policies.py --out out/default_policies \
-        --bandit-data ../shared/data/bandit_choice_engineering.csv
+        --bandit-data ../shared/data/bandit_choice_engineering.csv \
+        --gonogo-data ../shared/data/gonogo_self_regulation.csv.gz
 
-The bandit's (with --bandit-data, the human data of Dezfouli, Nock & Dayan 2020): a surrogate is
-fitted to the people (`fit-surrogate`, hidden sizes 16 and 32 compared by 5-fold CV), and its MAX
-and AdAlign adversaries are trained robustly (`train-adversary --population zoo`: the surrogate on
-half the episodes, the learner zoo's families on the rest; PPO, the default settings, seed 0), so
-that they shape people who learn differently from the surrogate (docs/loop.md, "Transfer to the
-learner zoo"). Their checkpoints record the data's sha256, the surrogate's held-out NLL and the
-population.
+The bandit's (with --bandit-data, the human data of Dezfouli, Nock & Dayan 2020) and go/no-go's
+(with --gonogo-data, the Self-Regulation Ontology's 418 people): a surrogate is fitted to the people
+(`fit-surrogate`, the hidden sizes of PEOPLE compared by 5-fold CV), and its MAX and AdAlign
+adversaries are trained robustly (`train-adversary --population zoo`: the surrogate on half the
+episodes, the learner zoo's families on the rest; PPO, the default settings, seed 0), so that they
+shape people who learn differently from the surrogate (docs/loop.md, "Transfer to the learner
+zoo"). Their checkpoints record the data's sha256, the surrogate's held-out NLL and the population.
 
-Every other game, and the bandit without --bandit-data: `offline_loop.py` with small settings:
+Every other game, and a game without its data: `offline_loop.py` with small settings:
 synthetic learners play the game's random baseline, a surrogate is fitted to their trials, and one
 adversary per objective of the game is trained against it (seed 0).
 
@@ -50,20 +51,29 @@ SMALL = ["--participants", "200", "--seeds", "1", "--hidden-sizes", "8", "16", "
          "--hidden-size", "16", "--eval-episodes", "1024", "--threads", "1"]
 
 
-def train_bandit_on_people(data: Path, out: Path, install: Path) -> dict:
+# The human data each game's checkpoints may be trained on: its format and the surrogate sizes
+# that cross-validation compares (docs/loop.md gives the chosen ones).
+PEOPLE = {
+    "bandit": ("bandit-choice-engineering", "16,32"),
+    "gonogo": ("gonogo-self-regulation", "8,16"),
+}
+
+
+def train_on_people(game: str, data: Path, out: Path, install: Path) -> dict:
     """The surrogate of the people in `data`, then robust MAX and AdAlign adversaries against it and
-    the learner zoo, by the documented commands (docs/loop.md)."""
+    the game's learner zoo, by the documented commands (docs/loop.md)."""
+    data_format, hidden_sizes = PEOPLE[game]
     surrogate = out / "surrogate.pt"
-    summary = {"surrogate": run_command(["fit-surrogate", "--game", "bandit", "--data", data, "--data-format",
-                                         "bandit-choice-engineering", "--hidden-sizes", "16,32", "--threads", "1",
+    summary = {"surrogate": run_command(["fit-surrogate", "--game", game, "--data", data, "--data-format",
+                                         data_format, "--hidden-sizes", hidden_sizes, "--threads", "1",
                                          "--out", surrogate])}
     for objective in ("max", "adalign"):
-        checkpoint = out / f"bandit-{objective}.pt"
-        summary[objective] = run_command(["train-adversary", "--game", "bandit", "--surrogate", surrogate,
+        checkpoint = out / f"{game}-{objective}.pt"
+        summary[objective] = run_command(["train-adversary", "--game", game, "--surrogate", surrogate,
                                           "--objective", objective, "--population", "zoo", "--threads", "1",
                                           "--seed", "0", "--out", checkpoint])
-        shutil.copyfile(checkpoint, install / f"bandit-{objective}.pt")
-        print(f"installed {install / f'bandit-{objective}.pt'}", flush=True)
+        shutil.copyfile(checkpoint, install / f"{game}-{objective}.pt")
+        print(f"installed {install / f'{game}-{objective}.pt'}", flush=True)
     return summary
 
 
@@ -82,18 +92,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--install-dir", default=str(Path(__file__).resolve().parent.parent
                                                      / "shaping_core" / "checkpoints" / "defaults"))
     parser.add_argument("--games", nargs="+", default=list(LEARNERS), choices=list(LEARNERS))
-    parser.add_argument("--bandit-data", default=None, type=Path,
-                        help="the human bandit data (bandit-choice-engineering format) for the bandit's "
-                             "checkpoints; without it they are trained on simulated people")
+    for game, (data_format, _) in PEOPLE.items():
+        parser.add_argument(f"--{game}-data", default=None, type=Path,
+                            help=f"human {game} data ({data_format} format) for the {game}'s checkpoints; "
+                                 "without it they are trained on simulated people")
     args = parser.parse_args(argv)
-    if args.bandit_data is not None and not args.bandit_data.is_file():
-        parser.error(f"--bandit-data {args.bandit_data}: file not found")
+    people = {game: getattr(args, f"{game}_data") for game in PEOPLE}
+    for game, path in people.items():
+        if path is not None and not path.is_file():
+            parser.error(f"--{game}-data {path}: file not found")
     install = Path(args.install_dir)
     install.mkdir(parents=True, exist_ok=True)
     summaries = {}
     for game in args.games:
-        if game == "bandit" and args.bandit_data is not None:
-            summaries[game] = train_bandit_on_people(args.bandit_data, Path(args.out) / game, install)
+        if people.get(game) is not None:
+            summaries[game] = train_on_people(game, people[game], Path(args.out) / game, install)
             continue
         learner, params = LEARNERS[game]
         run_args = offline_loop.parse_args(
