@@ -64,18 +64,20 @@ def format_table(result: CheckResult) -> str:
 
 
 def plot(result: CheckResult, path: Path, title: str) -> None:
-    rows = [r for r in result.rows if r.consistent is not None]
-    figure, ax = plt.subplots(figsize=(7, 0.32 * len(rows) + 1.2))
+    """Per statistic, the surrogate's difference from people in percent of people's mean, with its
+    95% interval: one axis for rates and run lengths alike."""
+    rows = [r for r in result.rows if r.consistent is not None and r.people.mean != 0]
+    figure, ax = plt.subplots(figsize=(7, 0.3 * len(rows) + 1.3))
     for y, row in enumerate(rows):
-        for offset, interval, colour, label in ((-0.15, row.people, "black", "people"),
-                                                (0.15, row.model, "tab:blue", "surrogate")):
-            ax.errorbar(interval.mean, y + offset, xerr=[[interval.mean - interval.low], [interval.high - interval.mean]],
-                        fmt="o", color=colour, markersize=3, label=label if y == 0 else None)
+        scale = 100 / abs(row.people.mean)
+        d = row.difference
+        ax.errorbar(d.mean * scale, y, xerr=[[(d.mean - d.low) * scale], [(d.high - d.mean) * scale]],
+                    fmt="o", markersize=3, color="tab:blue" if row.consistent else "tab:red")
+    ax.axvline(0, color="grey", linewidth=0.8)
     ax.set_yticks(range(len(rows)), [r.statistic for r in rows], fontsize=7)
     ax.invert_yaxis()
-    ax.set_xlabel("rate (mean over people, 95% bootstrap interval)")
+    ax.set_xlabel("surrogate - people, % of people's mean (red: its 95% interval excludes 0)")
     ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=7, loc="lower right")
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)
