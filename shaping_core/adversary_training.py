@@ -44,7 +44,7 @@ from .algorithms.fitted_q import FittedQSettings, fit_q_adversary
 from .algorithms.ppo import ppo_update
 from .algorithms.rollout import Trajectory
 from .games import Game, Objective
-from .games.budget import action_to_bits
+from .games.budget import BudgetedGame, action_to_bits
 from .learners.zoo import has_zoo
 from .participants import ParticipantModel
 from .policies import make_policy
@@ -54,7 +54,7 @@ from .policies.gru import GRUNet
 from .policies.shaping import ShapingAdversary
 from .simulation import Episodes, play_episodes
 from .surrogate.model import SurrogateNet, SurrogateParticipant
-from .transfer import TrainingPopulation, evaluate_against_zoo
+from .transfer import TrainingPopulation, evaluate_against_zoo, placement_by_part
 
 # The classic adversary each game's trained ones are compared with: random, within the rules.
 BASELINES = {"ipd": ("random", {"p_cooperate": 0.5}), "bandit": ("random_schedule", {}),
@@ -190,6 +190,10 @@ def summarize(game: Game, episodes: Episodes) -> dict[str, float]:
         out["error_rate"] = float((adversary / trials).mean())
     if game.spec.name in ("trust", "ipd"):
         out["earnings_gap"] = float((participant - adversary).abs().mean())
+    if isinstance(game, BudgetedGame):
+        # When the budget's events fall (rows: budgets; columns: quarters of the game), the first
+        # sign of a degenerate schedule (all at the start, all held to the end).
+        out["placement_by_quarter"] = placement_by_part(game, episodes).tolist()
     return out
 
 
