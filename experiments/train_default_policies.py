@@ -6,7 +6,7 @@
 
 The bandit's (with --bandit-data, the human data of Dezfouli, Nock & Dayan 2020) and go/no-go's
 (with --gonogo-data, the Self-Regulation Ontology's 418 people): a surrogate is fitted to the people
-(`fit-surrogate`, the hidden sizes of PEOPLE compared by 5-fold CV), and its MAX and AdAlign
+(`fit-surrogate` with the arguments of PEOPLE, 5-fold CV), and its MAX and AdAlign
 adversaries are trained robustly (`train-adversary --population zoo`: the surrogate on half the
 episodes, the learner zoo's families on the rest; PPO, the default settings, seed 0), so that they
 shape people who learn differently from the surrogate (docs/loop.md, "Transfer to the learner
@@ -51,22 +51,22 @@ SMALL = ["--participants", "200", "--seeds", "1", "--hidden-sizes", "8", "16", "
          "--hidden-size", "16", "--eval-episodes", "1024", "--threads", "1"]
 
 
-# The human data each game's checkpoints may be trained on: its format and the surrogate sizes
-# that cross-validation compares (docs/loop.md gives the chosen ones).
+# The human data each game's checkpoints may be trained on: its format and the fit-surrogate
+# arguments (the sizes cross-validation compares; docs/loop.md gives the chosen ones and why
+# go/no-go's step size is annealed).
 PEOPLE = {
-    "bandit": ("bandit-choice-engineering", "16,32"),
-    "gonogo": ("gonogo-self-regulation", "8,16"),
+    "bandit": ("bandit-choice-engineering", ("--hidden-sizes", "16,32")),
+    "gonogo": ("gonogo-self-regulation", ("--hidden-sizes", "16", "--anneal-lr")),
 }
 
 
 def train_on_people(game: str, data: Path, out: Path, install: Path) -> dict:
     """The surrogate of the people in `data`, then robust MAX and AdAlign adversaries against it and
     the game's learner zoo, by the documented commands (docs/loop.md)."""
-    data_format, hidden_sizes = PEOPLE[game]
+    data_format, fit_arguments = PEOPLE[game]
     surrogate = out / "surrogate.pt"
     summary = {"surrogate": run_command(["fit-surrogate", "--game", game, "--data", data, "--data-format",
-                                         data_format, "--hidden-sizes", hidden_sizes, "--threads", "1",
-                                         "--out", surrogate])}
+                                         data_format, *fit_arguments, "--threads", "1", "--out", surrogate])}
     for objective in ("max", "adalign"):
         checkpoint = out / f"{game}-{objective}.pt"
         summary[objective] = run_command(["train-adversary", "--game", game, "--surrogate", surrogate,
