@@ -190,10 +190,6 @@ def summarize(game: Game, episodes: Episodes) -> dict[str, float]:
         out["error_rate"] = float((adversary / trials).mean())
     if game.spec.name in ("trust", "ipd"):
         out["earnings_gap"] = float((participant - adversary).abs().mean())
-    if isinstance(game, BudgetedGame):
-        # When the budget's events fall (rows: budgets; columns: quarters of the game), the first
-        # sign of a degenerate schedule (all at the start, all held to the end).
-        out["placement_by_quarter"] = placement_by_part(game, episodes).tolist()
     return out
 
 
@@ -201,7 +197,12 @@ def evaluate(game: Game, adversary: Policy, participant: ParticipantModel, episo
              seed: int = 0, device: torch.device | str = "cpu") -> dict[str, float]:
     generator = torch.Generator(device=device).manual_seed(seed)
     played = play_episodes(game, participant, adversary, episodes, generator=generator, device=device)
-    return summarize(game, played)
+    summary = summarize(game, played)
+    if isinstance(game, BudgetedGame):
+        # When the budget's events fall (rows: budgets; columns: quarters of the game), the first
+        # sign of a degenerate schedule (all at the start, all held to the end).
+        summary["placement_by_quarter"] = placement_by_part(game, played).tolist()
+    return summary
 
 
 def make_learner(game: Game, surrogate: SurrogateNet, settings: AdversarySettings, device) -> Learner:

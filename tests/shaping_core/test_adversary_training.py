@@ -10,7 +10,7 @@ import torch
 from shaping_core.data import TrialSequences
 from shaping_core.adversary_training import (AdversarySettings, fairness_rewards,
                                              objective_rewards, pacing_rewards, run_training,
-                                             summarize, train_adversary, trajectory_of)
+                                             evaluate, summarize, train_adversary, trajectory_of)
 from shaping_core.games import Objective, Sight, TurnOrder, make_game
 from shaping_core.learners import make_learner
 from shaping_core.policies import make_policy
@@ -18,6 +18,7 @@ from shaping_core.policies.checkpoint import load_policy, save_policy
 from shaping_core.policies.gru import GRUNet
 from shaping_core.policies.shaping import ShapingAdversary
 from shaping_core.simulation import play_episodes
+from shaping_core.surrogate.generative import ReplayedSchedule
 from shaping_core.surrogate.model import SurrogateNet, SurrogateParticipant
 
 from helpers import SMALL_PARAMS, random_surrogate
@@ -362,3 +363,15 @@ def test_a_saved_shaping_adversary_loads_with_its_surrogate(tmp_path):
     for b in range(3):
         assert torch.equal(replay(game, loaded, episodes, b)[0], replay(game, adversary, episodes, b)[0])
     assert isinstance(loaded.net, GRUNet)
+
+
+def test_an_evaluation_of_a_budgeted_game_says_when_the_budget_was_spent():
+    game = make_game("gonogo", {"trials": 8, "nogo_trials": 2})
+    learner = make_learner("response_habit", game, {})
+    # The replayed schedule puts one no-go in the first quarter and one in the last.
+    schedule = torch.tensor([[1, 0, 0, 0, 0, 0, 0, 1]]).repeat(16, 1)
+    summary = evaluate(game, ReplayedSchedule(game, schedule), learner, 16)
+    assert summary["placement_by_quarter"] == [[0.5, 0.0, 0.0, 0.5]]
+    ipd = make_game("ipd", SMALL_PARAMS["ipd"])
+    assert "placement_by_quarter" not in evaluate(ipd, make_policy("tit_for_tat", ipd),
+                                                  make_learner("q_learning", ipd), 4)
