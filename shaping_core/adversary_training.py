@@ -92,7 +92,7 @@ class AdversarySettings(AdAlignSettings):
     beta: float = 1.0
     normalize_past: bool = True
     alignment_lambda: float | None = 0.0
-    pacing_weight: float = 1.0  # bandit only: weight w of the pacing potential (pacing_rewards)
+    pacing_weight: float = 1.0  # weight w of the pacing potential (pacing_rewards), points per event
     proximal: bool = True
     normalize_advantages: bool = True
     anneal_lr: bool = True  # step sizes decay linearly to 0 over training
@@ -124,29 +124,30 @@ def objective_rewards(objective: str, episodes: Episodes) -> Tensor:
 
 
 def pacing_rewards(game: Game, settings: AdversarySettings, episodes: Episodes) -> Tensor:
-    """Potential-based shaping (Ng, Harada & Russell 1999) of the bandit adversary's reward [B, T],
-    in target choices:
+    """Potential-based shaping (Ng, Harada & Russell 1999) of a budgeted game's adversary reward
+    [B, T], in the adversary's points:
 
-        Phi(s) = -w * (rewards still to place on the other option)
+        Phi(s) = -w * (events of the game's paced budget still to place)
         F_t    = gamma * Phi(s_{t+1}) - Phi(s_t)
 
-    so placing one of the other option's rewards pays about w at once. All 25 must be placed by
-    the end, so with gamma = 1 the F_t of an episode add up to the same 25 w whatever the
-    adversary does: the best policy is unchanged (for any gamma, by Ng et al.'s theorem), and the
-    term only moves credit to the trial where the reward was placed. Without it PPO holds the
-    other option's rewards back until the budget rule forces all of them into the last trials,
-    where the participant, rewarded on every one, switches away from the target; spending them
-    early, on trials where the participant is all but certain to pick the target, is better but
-    pays off only some 50 trials later. Against a Q-learner (beta 8) whose optimum is known to be
-    0.802 (experiments/bandit_optimum.py), PPO with gamma 1 reached a target rate of 0.74 without
-    this term and 0.789 +- 0.001 (3 seeds) with it (docs/loop.md). Other games: zeros.
+    so placing one of them pays about w at once (w = `pacing_weight`, in points per event). The
+    whole budget must be placed by the end, so with gamma = 1 the F_t of an episode add up to the
+    same total whatever the adversary does: the best policy is unchanged (for any gamma, by Ng et
+    al.'s theorem), and the term only moves credit to the trial where the event was placed.
+
+    The bandit paces the other option's rewards: without the term PPO held them back until the
+    budget rule forced all of them into the last trials, where the participant, rewarded on every
+    one, switched away from the target. Against a Q-learner (beta 8) whose optimum is 0.802
+    (experiments/bandit_optimum.py), PPO with gamma 1 reached a target rate of 0.74 without it and
+    0.789 +- 0.001 (3 seeds) with it (docs/loop.md). Games without a paced budget (go/no-go: paying
+    for each no-go made PPO place them all early, docs/loop.md): zeros.
     """
-    if game.spec.name != "bandit" or settings.pacing_weight == 0:
+    paced = getattr(game, "paced_budget", None)
+    if paced is None or settings.pacing_weight == 0:
         return torch.zeros_like(episodes.adversary_rewards)
-    other = 1 - game.params.target_option
-    bits = action_to_bits(episodes.adversary_actions, len(game.budgets))  # [B, T, 2] as applied
-    placed = bits[..., other].float() * episodes.active
-    left_before = game.params.rewards_per_option - (placed.cumsum(dim=1) - placed)
+    bits = action_to_bits(episodes.adversary_actions, len(game.budgets))  # [B, T, K] as applied
+    placed = bits[..., paced].float() * episodes.active
+    left_before = game.budgets[paced] - (placed.cumsum(dim=1) - placed)
     potential_before = -settings.pacing_weight * left_before
     potential_after = -settings.pacing_weight * (left_before - placed)
     return (settings.gamma * potential_after - potential_before) * episodes.active

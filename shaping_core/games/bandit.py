@@ -61,6 +61,11 @@ class ChoiceEngineeringBandit(budget.BudgetedGame[BanditParams]):
     def budgets(self) -> tuple[int, ...]:
         return (self.params.rewards_per_option, self.params.rewards_per_option)
 
+    @property
+    def paced_budget(self) -> int:
+        """The other option's rewards: they cost target choices, so PPO held them to the end."""
+        return 1 - self.params.target_option
+
     def step(self, state: budget.BudgetState, participant_action: Tensor, adversary_action: Tensor):
         self._check_actions(participant_action, adversary_action, state.batch_size)
         assigned, applied = self.place_events(state, adversary_action)

@@ -81,6 +81,12 @@ class BudgetedGame(Game[ParamsT, BudgetState]):
         """Events each budget must place over the game."""
 
     @property
+    def paced_budget(self) -> int | None:
+        """The budget whose events a trained adversary is paid for placing at once
+        (adversary_training.pacing_rewards): the one it is tempted to hold back. None: no pacing."""
+        return None
+
+    @property
     def max_trials(self) -> int:
         return self.params.trials
 
