@@ -6,11 +6,12 @@
 
 The bandit's (with --bandit-data, the human data of Dezfouli, Nock & Dayan 2020) and go/no-go's
 (with --gonogo-data, the Self-Regulation Ontology's 418 people): a surrogate is fitted to the people
-(`fit-surrogate` with the arguments of PEOPLE, 5-fold CV), and its MAX and AdAlign
-adversaries are trained robustly (`train-adversary --population zoo`: the surrogate on half the
-episodes, the learner zoo's families on the rest; PPO, the default settings, seed 0), so that they
-shape people who learn differently from the surrogate (docs/loop.md, "Transfer to the learner
-zoo"). Their checkpoints record the data's sha256, the surrogate's held-out NLL and the population.
+(`fit-surrogate` with the arguments of PEOPLE, 5-fold CV), and its MAX and AdAlign adversaries
+are trained with PPO (the default settings, seed 0): the bandit's robustly (`--population zoo`:
+the surrogate on half the episodes, the learner zoo's families on the rest), so that they shape
+people who learn differently from the surrogate (docs/loop.md, "Transfer to the learner zoo");
+go/no-go's against the surrogate alone (why: PEOPLE). Their checkpoints record the data's sha256,
+the surrogate's held-out NLL and the population.
 
 Every other game, and a game without its data: `offline_loop.py` with small settings:
 synthetic learners play the game's random baseline, a surrogate is fitted to their trials, and one
@@ -51,26 +52,27 @@ SMALL = ["--participants", "200", "--seeds", "1", "--hidden-sizes", "8", "16", "
          "--hidden-size", "16", "--eval-episodes", "1024", "--threads", "1"]
 
 
-# The human data each game's checkpoints may be trained on: its format and the fit-surrogate
-# arguments (the sizes cross-validation compares; docs/loop.md gives the chosen ones and why
-# go/no-go's step size is annealed).
+# The human data each game's checkpoints may be trained on: its format, the fit-surrogate arguments
+# (the sizes cross-validation compares; docs/loop.md gives the chosen ones and why go/no-go's step
+# size is annealed) and the train-adversary arguments. Go/no-go trains against the surrogate
+# alone: PPO against the surrogate and the zoo ended below the random schedule (docs/loop.md).
 PEOPLE = {
-    "bandit": ("bandit-choice-engineering", ("--hidden-sizes", "16,32")),
-    "gonogo": ("gonogo-self-regulation", ("--hidden-sizes", "16", "--anneal-lr")),
+    "bandit": ("bandit-choice-engineering", ("--hidden-sizes", "16,32"), ("--population", "zoo")),
+    "gonogo": ("gonogo-self-regulation", ("--hidden-sizes", "16", "--anneal-lr"), ()),
 }
 
 
 def train_on_people(game: str, data: Path, out: Path, install: Path) -> dict:
     """The surrogate of the people in `data`, then robust MAX and AdAlign adversaries against it and
     the game's learner zoo, by the documented commands (docs/loop.md)."""
-    data_format, fit_arguments = PEOPLE[game]
+    data_format, fit_arguments, train_arguments = PEOPLE[game]
     surrogate = out / "surrogate.pt"
     summary = {"surrogate": run_command(["fit-surrogate", "--game", game, "--data", data, "--data-format",
                                          data_format, *fit_arguments, "--threads", "1", "--out", surrogate])}
     for objective in ("max", "adalign"):
         checkpoint = out / f"{game}-{objective}.pt"
         summary[objective] = run_command(["train-adversary", "--game", game, "--surrogate", surrogate,
-                                          "--objective", objective, "--population", "zoo", "--threads", "1",
+                                          "--objective", objective, *train_arguments, "--threads", "1",
                                           "--seed", "0", "--out", checkpoint])
         shutil.copyfile(checkpoint, install / f"{game}-{objective}.pt")
         print(f"installed {install / f'{game}-{objective}.pt'}", flush=True)
@@ -92,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--install-dir", default=str(Path(__file__).resolve().parent.parent
                                                      / "shaping_core" / "checkpoints" / "defaults"))
     parser.add_argument("--games", nargs="+", default=list(LEARNERS), choices=list(LEARNERS))
-    for game, (data_format, _) in PEOPLE.items():
+    for game, (data_format, *_) in PEOPLE.items():
         parser.add_argument(f"--{game}-data", default=None, type=Path,
                             help=f"human {game} data ({data_format} format) for the {game}'s checkpoints; "
                                  "without it they are trained on simulated people")

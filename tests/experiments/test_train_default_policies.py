@@ -1,0 +1,32 @@
+"""experiments/train_default_policies.py: the commands it runs for a game's human data exist and
+take the arguments it passes, and a missing data file is refused before anything is trained."""
+
+import pytest
+
+from helpers import load_experiment
+from shaping_core.__main__ import build_parser
+
+
+@pytest.fixture(scope="module")
+def script():
+    return load_experiment("train_default_policies")
+
+
+@pytest.mark.parametrize("game", ["bandit", "gonogo"])
+def test_the_commands_for_human_data_parse(script, game):
+    data_format, fit_arguments, train_arguments = script.PEOPLE[game]
+    parser = build_parser()
+    fit = parser.parse_args(["fit-surrogate", "--game", game, "--data", "d.csv", "--data-format", data_format,
+                             *fit_arguments, "--out", "s.pt"])
+    assert fit.data_format == data_format
+    train = parser.parse_args(["train-adversary", "--game", game, "--surrogate", "s.pt", "--objective", "max",
+                               *train_arguments, "--out", "a.pt"])
+    assert train.population == ("zoo" if game == "bandit" else "surrogate")
+
+
+def test_a_missing_data_file_is_refused_with_its_name(script, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        script.main(["--out", str(tmp_path), "--games", "gonogo", "--gonogo-data", str(tmp_path / "none.csv.gz")])
+    error = capsys.readouterr().err
+    assert "--gonogo-data" in error and "none.csv.gz: file not found" in error
+    assert not (tmp_path / "gonogo").exists()
