@@ -323,7 +323,7 @@ def method_of(settings: AdversarySettings | FittedQSettings) -> str:
 # The training methods and the command-line options that belong to each (train-adversary and
 # experiments/offline_loop.py, which name them alike).
 METHOD_OPTIONS = {"ppo": ("iterations", "batch_size", "hidden_size", "beta"),
-                  "fitted-q": ("passes", "episodes", "fit_steps")}
+                  "fitted-q": ("passes", "episodes", "fit_steps", "width")}
 
 
 def misplaced_option(method: str, options: dict[str, Any]) -> str | None:
