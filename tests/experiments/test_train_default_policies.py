@@ -19,9 +19,12 @@ def test_the_commands_for_human_data_parse(script, game):
     fit = parser.parse_args(["fit-surrogate", "--game", game, "--data", "d.csv", "--data-format", data_format,
                              *fit_arguments, "--out", "s.pt"])
     assert fit.data_format == data_format
-    train = parser.parse_args(["train-adversary", "--game", game, "--surrogate", "s.pt", "--objective", "max",
-                               *train_arguments, "--out", "a.pt"])
-    assert train.population == ("zoo" if game == "bandit" else "surrogate")
+    assert set(train_arguments) == {"max", "adalign"}
+    for objective, arguments in train_arguments.items():
+        train = parser.parse_args(["train-adversary", "--game", game, "--surrogate", "s.pt", "--objective",
+                                   objective, *arguments, "--out", "a.pt"])
+        assert train.population == ("zoo" if game == "bandit" else "surrogate")
+        assert train.method == ("fitted-q" if (game, objective) == ("gonogo", "max") else "ppo")
 
 
 def test_a_missing_data_file_is_refused_with_its_name(script, tmp_path, capsys):
