@@ -25,7 +25,7 @@ def test_every_game_and_objective_has_exactly_one_default_checkpoint():
 def test_a_default_checkpoint_is_what_its_name_says_and_plays_its_game(name):
     game_name, objective = name.removesuffix(".pt").split("-")
     spec = read_checkpoint(DEFAULTS / name)
-    assert (spec["kind"], spec["game"]) == ("shaping", game_name)
+    assert spec["kind"] in ("shaping", "shaping_q") and spec["game"] == game_name
     assert spec["provenance"]["objective"] == objective == spec["settings"]["objective"]
     assert spec["metrics"]["against_surrogate"]["trained"]["episodes"] > 0
     policy = load_policy(DEFAULTS / name)
@@ -62,3 +62,31 @@ def test_the_bandit_defaults_do_not_hold_the_other_options_rewards_to_the_end(ob
     episodes = play_episodes(game, people, policy, 256, generator=torch.Generator().manual_seed(0))
     other = 1 - game.params.target_option
     assert placement_by_part(game, episodes)[other, -1] < 0.5
+
+
+HUMAN_GONOGO_SHA256 = "70d84e690d31125f177227003a08bff61eda9795f2e7f3034e07f7d4d4393308"  # gonogo_self_regulation.csv.gz
+
+
+@pytest.mark.parametrize("objective", ["max", "adalign"])
+def test_the_gonogo_defaults_come_from_the_human_data(objective):
+    spec = read_checkpoint(DEFAULTS / f"gonogo-{objective}.pt")
+    provenance = spec["provenance"]
+    assert provenance["surrogate_provenance"]["sha256"] == HUMAN_GONOGO_SHA256
+    assert provenance["surrogate_provenance"]["participants"] == 418
+    assert provenance["method"] == ("fitted-q" if objective == "max" else "ppo")
+
+
+@pytest.mark.parametrize("objective", ["max", "adalign"])
+def test_the_gonogo_defaults_spread_their_no_go_trials_over_the_session(objective):
+    """The earlier defaults put all 35 no-go trials in the first quarter. Against the human
+    surrogate, whose errors grow with time on task, no quarter may hold three quarters of them, and
+    the first holds some."""
+    from shaping_core.surrogate.model import SurrogateParticipant
+
+    policy = load_policy(DEFAULTS / f"gonogo-{objective}.pt")
+    game = policy.game
+    people = SurrogateParticipant(game, policy.surrogate)
+    episodes = play_episodes(game, people, policy, 64, generator=torch.Generator().manual_seed(0))
+    by_quarter = placement_by_part(game, episodes)[0]
+    assert float(by_quarter.max()) < 0.75
+    assert float(by_quarter[0]) > 0.02
