@@ -22,7 +22,6 @@ the same for go/no-go.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 
 import torch
 from torch import Tensor
@@ -31,21 +30,16 @@ from ..games import Game, Observation
 from ..games.bandit import BanditParams
 from ..games.budget import allowed
 from ..policies.base import Policy
+from .markov_chain import TabularError  # noqa: F401 (raised by the checks; callers catch it from here)
+from .markov_chain import MarkovChain, check_chain, check_distribution
 
 UNREACHABLE = -1e9
 """The value of budgets the rule cannot reach from the start (more rewards left than trials): no
 allowed action leads there, so it never wins a max."""
 ACTIONS = range(4)
 """The adversary's actions, as the game numbers them: bit k = a reward on option k."""
-TOLERANCE = 1e-6  # on sums of probabilities and weights that must be 1
-
-
-class TabularError(ValueError):
-    """A learner's tabular form is not a valid Markov chain."""
-
-
 @dataclass(frozen=True)
-class TabularLearner:
+class TabularLearner(MarkovChain):
     """One participant's learner as a Markov chain the adversary steers.
 
     S states; options are indexed as the game's participant actions (option0, option1), whichever
@@ -69,30 +63,12 @@ class TabularLearner:
 
     def __post_init__(self):
         n_states = self.probs.shape[0] if self.probs.dim() == 2 else 0
-        _check_distribution("probs", self.probs, (n_states, 2), dim=1)
-        _check_mixture("next", self.next_index, self.next_weight, n_states,
-                       (n_states, 2, 2, self.next_index.shape[-1]))
-        _check_mixture("initial", self.initial_index, self.initial_weight, n_states,
-                       (self.initial_index.shape[-1],))
+        check_distribution("probs", self.probs, (n_states, 2), dim=1)
+        check_chain(self, n_states)
 
     @property
     def n_states(self) -> int:
         return self.probs.shape[0]
-
-    def expected_next(self, table: Tensor) -> Tensor:
-        """table [S, ...] -> [S, 2, 2, ...]: its expectation over the next state after each (own
-        choice, reward seen)."""
-        rows = self._transitions @ table.reshape(self.n_states, -1)
-        return rows.view(self.n_states, 2, 2, *table.shape[1:])
-
-    @cached_property
-    def _transitions(self) -> Tensor:
-        """Sparse [S * 4, S]: row (s, a, r) holds the weights of the next states. A product with
-        it costs S * 4 * K per column, where gathering K copies of a table would cost memory."""
-        rows = torch.arange(self.n_states * 4).repeat_interleave(self.next_index.shape[-1])
-        return torch.sparse_coo_tensor(torch.stack([rows, self.next_index.flatten()]),
-                                       self.next_weight.flatten(), (self.n_states * 4, self.n_states),
-                                       check_invariants=True).coalesce()
 
     # The interface shaping_core/optimum.py solves a table through (gonogo_dp.GoNoGoTable too).
 
@@ -104,47 +80,6 @@ class TabularLearner:
 
     def oracle(self, game: Game, values: Tensor) -> Policy:
         return OracleAdversary(game, self, values)
-
-    def initial_belief(self, batch_size: int) -> Tensor:
-        """[B, S] float64: the distribution over states before the first trial."""
-        belief = torch.zeros(self.n_states, dtype=torch.float64)
-        belief.index_add_(0, self.initial_index, self.initial_weight)
-        return belief.expand(batch_size, -1).clone()
-
-    def advance(self, belief: Tensor, choice: Tensor, reward: Tensor) -> Tensor:
-        """[B, S] the distribution over states after each episode's learner chose `choice` [B]
-        and saw `reward` [B] (0 or 1). Not conditioned on the choice: the learners' states are
-        functions of their history, and a mixture of grid nodes only interpolates one state.
-        Only the nonzero entries move (a handful per episode on a grid, one for an exact state)."""
-        episode, state = belief.nonzero(as_tuple=True)
-        index = self.next_index[state, choice[episode], reward[episode]]  # [nonzero, K]
-        weight = self.next_weight[state, choice[episode], reward[episode]] * belief[episode, state, None]
-        flat = (episode[:, None] * self.n_states + index).flatten()
-        return torch.zeros_like(belief).view(-1).index_add_(0, flat, weight.flatten()).view_as(belief)
-
-
-def _check_distribution(name: str, table: Tensor, shape: tuple[int, ...], dim: int) -> None:
-    if table.dtype != torch.float64 or tuple(table.shape) != shape:
-        raise TabularError(f"{name} must be float64 of shape {list(shape)}, got "
-                           f"{table.dtype} {list(table.shape)}")
-    if not bool(table.isfinite().all()) or bool((table < 0).any()):
-        raise TabularError(f"{name} must be finite and non-negative")
-    sums = table.sum(dim=dim)
-    worst = int((sums - 1).abs().flatten().argmax())
-    if abs(float(sums.flatten()[worst]) - 1) > TOLERANCE:
-        where = [int(i) for i in torch.unravel_index(torch.tensor(worst), sums.shape)]
-        raise TabularError(f"{name} must sum to 1 over its last axis; at {where} it sums to "
-                           f"{float(sums.flatten()[worst]):.6g}")
-
-
-def _check_mixture(name: str, index: Tensor, weight: Tensor, n_states: int,
-                   shape: tuple[int, ...]) -> None:
-    if index.dtype != torch.long or tuple(index.shape) != shape:
-        raise TabularError(f"{name}_index must be long of shape {list(shape)}, got "
-                           f"{index.dtype} {list(index.shape)}")
-    if bool(((index < 0) | (index >= n_states)).any()):
-        raise TabularError(f"{name}_index must name states 0..{n_states - 1}")
-    _check_distribution(f"{name}_weight", weight, shape, dim=-1)
 
 
 def backup(learner: TabularLearner, next_values: Tensor, target: int, allowed: Tensor) -> Tensor:

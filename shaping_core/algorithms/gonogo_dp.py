@@ -25,7 +25,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cached_property
 
 import torch
 from torch import Tensor
@@ -33,7 +32,8 @@ from torch import Tensor
 from ..games import Game, Observation
 from ..games.gonogo import GO, NOGO, RESPOND, WITHHOLD, GoNoGoParams
 from ..policies.base import Policy
-from .bandit_dp import TOLERANCE, UNREACHABLE, TabularError
+from .bandit_dp import UNREACHABLE
+from .markov_chain import MarkovChain, TabularError, check_chain
 
 CUES = (GO, NOGO)
 ACTIONS = (WITHHOLD, RESPOND)
@@ -45,7 +45,7 @@ def error(cue: int, action: int) -> float:
 
 
 @dataclass(frozen=True)
-class GoNoGoTable:
+class GoNoGoTable(MarkovChain):
     """One participant's learner as a Markov chain the adversary steers by choosing stimuli.
 
     S states, T trials. The next state after (stimulus c, own action a) is a mixture of up to K
@@ -69,20 +69,7 @@ class GoNoGoTable:
                                f"{self.respond.dtype} {list(self.respond.shape)}")
         if not bool(((self.respond >= 0) & (self.respond <= 1)).all()):
             raise TabularError("respond must hold probabilities in [0, 1]")
-        n = self.n_states
-        shape = (n, 2, 2, self.next_index.shape[-1])
-        for name, index, weight, want in (("next", self.next_index, self.next_weight, shape),
-                                          ("initial", self.initial_index, self.initial_weight,
-                                           (self.initial_index.shape[-1],))):
-            if index.dtype != torch.long or tuple(index.shape) != want or tuple(weight.shape) != want:
-                raise TabularError(f"{name}_index and {name}_weight must have shape {list(want)}, got "
-                                   f"{list(index.shape)} and {list(weight.shape)}")
-            if bool(((index < 0) | (index >= n)).any()):
-                raise TabularError(f"{name}_index must name states 0..{n - 1}")
-            if weight.dtype != torch.float64 or bool((weight < 0).any()):
-                raise TabularError(f"{name}_weight must be non-negative float64")
-            if float((weight.sum(dim=-1) - 1).abs().max()) > TOLERANCE:
-                raise TabularError(f"{name}_weight must sum to 1 over its last axis")
+        check_chain(self, self.n_states)
 
     @property
     def n_states(self) -> int:
@@ -91,35 +78,6 @@ class GoNoGoTable:
     @property
     def trials(self) -> int:
         return self.respond.shape[0]
-
-    @cached_property
-    def _transitions(self) -> Tensor:
-        """Sparse [S * 4, S]: row (s, c, a) holds the weights of the next states."""
-        rows = torch.arange(self.n_states * 4).repeat_interleave(self.next_index.shape[-1])
-        return torch.sparse_coo_tensor(torch.stack([rows, self.next_index.flatten()]),
-                                       self.next_weight.flatten(), (self.n_states * 4, self.n_states),
-                                       check_invariants=True).coalesce()
-
-    def expected_next(self, table: Tensor) -> Tensor:
-        """table [S, ...] -> [S, 2, 2, ...]: its expectation over the next state after each
-        (stimulus, own action)."""
-        rows = self._transitions @ table.reshape(self.n_states, -1)
-        return rows.view(self.n_states, 2, 2, *table.shape[1:])
-
-    def initial_belief(self, batch_size: int) -> Tensor:
-        """[B, S] float64: the distribution over states before the first trial."""
-        belief = torch.zeros(self.n_states, dtype=torch.float64)
-        belief.index_add_(0, self.initial_index, self.initial_weight)
-        return belief.expand(batch_size, -1).clone()
-
-    def advance(self, belief: Tensor, cue: Tensor, action: Tensor) -> Tensor:
-        """[B, S] the distribution over states after each episode's learner saw `cue` [B] and
-        took `action` [B]."""
-        episode, state = belief.nonzero(as_tuple=True)
-        index = self.next_index[state, cue[episode], action[episode]]
-        weight = self.next_weight[state, cue[episode], action[episode]] * belief[episode, state, None]
-        flat = (episode[:, None] * self.n_states + index).flatten()
-        return torch.zeros_like(belief).view(-1).index_add_(0, flat, weight.flatten()).view_as(belief)
 
     # The interface shaping_core/optimum.py solves a table through (bandit_dp.TabularLearner too).
 
