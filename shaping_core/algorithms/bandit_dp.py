@@ -15,8 +15,9 @@ under the best adversary, who each trial sets both options' reward bits as the b
 (games/budget.py). `optimal_target_rate` reads it at the start: an upper bound for every adversary,
 trained or hand-written, that must learn or guess the learner's state instead of reading it.
 `OracleAdversary` plays those values against the real learner (a check of the grid, and the
-optimum's policy). shaping_core/optimum.py solves a zoo family's population with them; algorithms/gonogo_dp.py does
-the same for go/no-go.
+optimum's policy). shaping_core/optimum.py solves a zoo family's population with them;
+algorithms/gonogo_dp.py does the same for go/no-go, and algorithms/markov_chain.py holds what the
+two share.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ UNREACHABLE = -1e9
 allowed action leads there, so it never wins a max."""
 ACTIONS = range(4)
 """The adversary's actions, as the game numbers them: bit k = a reward on option k."""
+
+
 @dataclass(frozen=True)
 class TabularLearner(MarkovChain):
     """One participant's learner as a Markov chain the adversary steers.

@@ -36,7 +36,6 @@ from .bandit_dp import UNREACHABLE
 from .markov_chain import MarkovChain, TabularError, check_chain
 
 CUES = (GO, NOGO)
-ACTIONS = (WITHHOLD, RESPOND)
 
 
 def error(cue: int, action: int) -> float:
@@ -178,13 +177,3 @@ def table_from_rules(respond: Tensor, next_state: Mapping[tuple[int, int], tuple
         next_index[:, cue, action, :index.shape[-1]] = index
         next_weight[:, cue, action, :weight.shape[-1]] = weight
     return GoNoGoTable(respond, next_index, next_weight, *initial)
-
-
-def on_grid(x: Tensor, nodes: Tensor) -> tuple[Tensor, Tensor]:
-    """([N, 2] node index, [N, 2] weight): `x` [N] placed on increasing, evenly spaced `nodes`
-    by linear interpolation (clamped to their range)."""
-    position = ((x - nodes[0]) / (nodes[-1] - nodes[0]) * (len(nodes) - 1)).clamp(0, len(nodes) - 1)
-    position = torch.where((position - position.round()).abs() < 1e-9, position.round(), position)
-    below = position.floor().long().clamp(max=len(nodes) - 2)
-    up = position - below
-    return torch.stack([below, below + 1], dim=1), torch.stack([1 - up, up], dim=1)

@@ -63,6 +63,19 @@ class MarkovChain:
         return torch.zeros_like(belief).view(-1).index_add_(0, flat, weight.flatten()).view_as(belief)
 
 
+def on_grid(x: Tensor, nodes: Tensor) -> tuple[Tensor, Tensor]:
+    """([N, 2] node index, [N, 2] weight): `x` [N] placed on increasing, evenly spaced `nodes`
+    by linear interpolation (clamped to their range): how a continuous state becomes a mixture of
+    a chain's states."""
+    position = ((x - nodes[0]) / (nodes[-1] - nodes[0]) * (len(nodes) - 1)).clamp(0, len(nodes) - 1)
+    # A value left on its node (an option not chosen) must stay there, not spread a rounding
+    # error's weight onto the next node.
+    position = torch.where((position - position.round()).abs() < 1e-9, position.round(), position)
+    below = position.floor().long().clamp(max=len(nodes) - 2)
+    up = position - below
+    return torch.stack([below, below + 1], dim=1), torch.stack([1 - up, up], dim=1)
+
+
 def check_distribution(name: str, table: Tensor, shape: tuple[int, ...], dim: int) -> None:
     if table.dtype != torch.float64 or tuple(table.shape) != shape:
         raise TabularError(f"{name} must be float64 of shape {list(shape)}, got "

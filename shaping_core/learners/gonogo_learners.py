@@ -26,7 +26,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ..algorithms.gonogo_dp import GoNoGoTable, on_grid, table_from_rules
+from ..algorithms.gonogo_dp import GoNoGoTable, table_from_rules
+from ..algorithms.markov_chain import on_grid
 from ..games.gonogo import GO, NOGO, RESPOND, WITHHOLD
 from ..participants import ParticipantModel, ParticipantView
 from .base import LearnerParams, Range, draw_all, one_hot_or_zero

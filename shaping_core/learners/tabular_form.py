@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 
 from ..algorithms.bandit_dp import TabularLearner
+from ..algorithms.markov_chain import on_grid
 from ..params import ParamsError
 from ..participants import ParticipantModel, ParticipantParamsError
 from .bandit_learner import BanditLearner, Memory
@@ -98,15 +99,8 @@ def tabulate(learner: BanditLearner, values: Mapping[str, float], axes: Axes) ->
             x = memory[name] if column is None else memory[name][:, column]
             nodes = axis.nodes
             if axis.continuous:
-                position = ((x.to(DTYPE) - nodes[0]) / (nodes[-1] - nodes[0]) * (len(nodes) - 1))
-                position = position.clamp(0, len(nodes) - 1)
-                # A value left on its node (an option not chosen) must stay there, not spread a
-                # rounding error's weight onto the next node.
-                on_node = (position - position.round()).abs() < 1e-9
-                position = torch.where(on_node, position.round(), position)
-                below = position.floor().long().clamp(max=len(nodes) - 2)
-                up = position - below
-                corners = [(index + (below + step) * stride, weight * (up if step else 1 - up))
+                node, share = on_grid(x.to(DTYPE), nodes)
+                corners = [(index + node[:, step] * stride, weight * share[:, step])
                            for index, weight in corners for step in (0, 1)]
             else:
                 x = x.to(nodes.dtype).contiguous()
