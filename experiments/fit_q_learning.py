@@ -28,7 +28,6 @@ import json
 import platform
 import sys
 import time
-from dataclasses import fields
 from pathlib import Path
 
 import pandas as pd
@@ -41,7 +40,6 @@ from shaping_core.arguments import positive  # noqa: E402
 from shaping_core.data import DATA_FORMATS, DataFormatError, TrialSequences, load_sequences  # noqa: E402
 from shaping_core.games import make_game  # noqa: E402
 from shaping_core.learners.q_learning import QLearner, QState  # noqa: E402
-from shaping_core.participants import ParticipantView  # noqa: E402
 
 PARAMETERS = ("alpha", "beta", "kappa")
 BETA_MAX = KAPPA_MAX = 100.0  # QLearningParams' bounds
@@ -73,7 +71,7 @@ def choice_nll(sequences: TrialSequences, params: dict[str, Tensor]) -> Tensor:
                    beta=params["beta"], kappa=params["kappa"], gamma=torch.zeros(n))
     nll = torch.zeros(n)
     for t in range(trials):
-        view = ParticipantView(**{f.name: getattr(views, f.name)[:, t] for f in fields(views)})
+        view = views.map(lambda field: field[:, t])
         probs, state = learner.act(view, state)
         chosen = probs.gather(1, actions[:, t].clamp_min(0).unsqueeze(1)).squeeze(1)
         nll = nll - torch.where(mask[:, t], torch.log(chosen.clamp_min(1e-12)), torch.zeros(()))

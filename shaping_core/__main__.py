@@ -183,8 +183,8 @@ def _data_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("--data", required=True, metavar="PATH", help="a trial file (CSV or Parquet)")
     parser.add_argument("--data-format", choices=DATA_FORMATS, default="platform",
-                        help="platform (the export, default), bandit-choice-engineering or "
-                             "gonogo-self-regulation")
+                        help="platform (the export, default), bandit-choice-engineering, "
+                             "gonogo-self-regulation or ipd-human-games")
 
 
 def _simulate(args: argparse.Namespace) -> dict:

@@ -21,7 +21,7 @@ Fields of a view have any leading shape: [B] while playing, [N, T] for whole sto
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
 import torch
@@ -40,6 +40,15 @@ class ParticipantView:
     last_reward: Tensor  # float, own previous reward (0 before the first trial)
     last_seen: Tensor  # long, the adversary's previous move as shown (-1 if none or never shown)
     cue: Tensor  # long, the adversary's move of this trial shown before choosing (-1 if none)
+    # float [..., k]: what the participant knows about the game they are in
+    # (Game.participant_context: the IPD's payoffs and horizon), None in games without
+    context: Tensor | None = None
+
+    def map(self, function) -> ParticipantView:
+        """The view with `function` applied to every field that is present (indexing, moving
+        to a device)."""
+        return ParticipantView(**{f.name: None if getattr(self, f.name) is None
+                                  else function(getattr(self, f.name)) for f in fields(self)})
 
 
 def participant_view(game: Game, state: State, adversary_action: Tensor | None = None) -> ParticipantView:
@@ -56,14 +65,16 @@ def participant_view(game: Game, state: State, adversary_action: Tensor | None =
         last_reward=state.last_participant_reward,
         last_seen=none if sight is Sight.NOTHING else state.last_adversary_action,
         cue=adversary_action if sight is Sight.CUE else none,
+        context=game.participant_context(state.trial),
     )
 
 
 def sequence_views(game: Game, participant_actions: Tensor, participant_rewards: Tensor,
-                   adversary_actions: Tensor) -> ParticipantView:
+                   adversary_actions: Tensor, context: Tensor | None = None) -> ParticipantView:
     """Views [N, T] for whole recorded sequences ([N, T] each): the view of trial t holds trial
     t-1's outcome. Padding after a sequence's end (action -1) does no harm: nothing after it is
-    scored."""
+    scored. `context` [N, T, k] is each trial's participant context where the sequences come
+    from different versions of the game (the human IPD studies); without it, `game`'s own."""
     def shifted(x: Tensor, first) -> Tensor:
         return torch.cat([torch.full_like(x[:, :1], first), x[:, :-1]], dim=1)
 
@@ -76,6 +87,7 @@ def sequence_views(game: Game, participant_actions: Tensor, participant_rewards:
         last_reward=shifted(participant_rewards, 0.0),
         last_seen=none if sight is Sight.NOTHING else shifted(adversary_actions, -1),
         cue=adversary_actions if sight is Sight.CUE else none,
+        context=game.participant_context(trial) if context is None else context,
     )
 
 

@@ -46,6 +46,30 @@ followed by columns particular to the format. The formats (DATA_FORMATS):
     participant_reward (the adversary earns 1 per error); reaction_time_ms = rt on a press, else
     NaN. Needs the `gonogo` game.
 
+`ipd-human-games`
+    Iterated prisoner's dilemmas played by people in seven studies (AM, BR, DF, DO, FO, FR, KS):
+    columns `sequence,study,treatment,period,action,partner_action,payoff,partner_payoff,R,S,T,P,
+    continuation_probability,error_rate,stochastic_payoffs,horizon`, one game seen from one
+    player per `sequence`, its rows consecutive. The file has no person ids and one person plays
+    many sequences, so participant = sequence; split data by study or by sequence, knowing that
+    sequences of the same person may then fall on both sides. trial = period - 1 (periods 1, 2,
+    ... without gaps); the actions are `C`/`D`; partner_action, payoff and partner_payoff may be
+    empty only in a sequence's last period, where adversary_action_index = -1 and the rewards
+    are NaN. R, S, T, P (T > R > P > S) are the sequence's payoff matrix, normalised per study;
+    the rewards are the matrix's payoffs for the two actions mapped onto the game's scale,
+    sucker + (payoff - S) / (T - S) * (temptation - sucker), so that a surrogate fitted across
+    studies reads rewards in the game's units. They are not read from the `payoff` columns,
+    which are on each study's own scale (costs in KS, lottery draws in the stochastic
+    treatments, AM's partner_payoff a running total); those stay in the table as they are. The payoffs, horizon (`finite`,
+    `indefinite` or `continuous`), error_rate (in [0, 0.5)) and the other per-game columns must
+    be constant within a sequence; continuation_probability d (in [0, 1]) is the chance of
+    another round, below 1 unless the horizon is finite. The participant context
+    (CONTEXT_PREFIX + each name of game.spec.participant_context, see context_columns) is
+    games.ipd.situation_features of the row's R, S, T, P, error_rate and horizon: the rounds
+    ahead are the sequence's periods after this one when the horizon is finite, else the
+    expected d / (1 - d). The file's other columns from study to horizon are kept (with
+    `period`). Needs the `ipd` game.
+
 Every problem raises DataFormatError naming the file, and where it applies the line a person sees
 in a CSV file (header = line 1; for Parquet the 1-based row) and the column, with what was
 expected and what was found.
@@ -62,11 +86,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 
 from ..games import Game
+from ..games.ipd import situation_features
 from .sequences import TrialSequences, sequences_from_frame
 
-DATA_FORMATS = ("platform", "bandit-choice-engineering", "gonogo-self-regulation")
+DATA_FORMATS = ("platform", "bandit-choice-engineering", "gonogo-self-regulation",
+                "ipd-human-games")
 
 CANONICAL_COLUMNS = (
     "participant", "trial", "participant_action", "participant_action_index", "adversary_action",
@@ -79,6 +106,19 @@ PLATFORM_COLUMNS = (
 BANDIT_COLUMNS = ("action", "reward", "id")
 BANDIT_EXTRA_COLUMNS = ("block", "schedule_type")
 GONOGO_COLUMNS = ("worker_id", "trial_num", "condition", "key_press", "rt", "correct")
+IPD_HUMAN_COLUMNS = (
+    "sequence", "study", "treatment", "period", "action", "partner_action", "payoff",
+    "partner_payoff", "R", "S", "T", "P", "continuation_probability", "error_rate",
+    "stochastic_payoffs", "horizon",
+)
+IPD_HORIZONS = ("finite", "indefinite", "continuous")
+# Columns that describe the game a sequence is, not one of its periods.
+IPD_SEQUENCE_COLUMNS = ("study", "treatment", "R", "S", "T", "P", "error_rate",
+                        "stochastic_payoffs", "horizon")
+
+# The participant context columns of the canonical table: CONTEXT_PREFIX + each name of
+# game.spec.participant_context (context_columns).
+CONTEXT_PREFIX = "context_"
 
 CSV_SUFFIXES = (".csv", ".csv.gz")
 PARQUET_SUFFIXES = (".parquet",)
@@ -245,17 +285,20 @@ def _names_of(indices: pd.Series, names: Sequence[str]) -> pd.Series:
     return pd.Series(table[indices.to_numpy()], index=indices.index, dtype="str")
 
 
-def _check_trial_numbering(frame: pd.DataFrame, source: _Source, trial_column: str) -> None:
-    """Each participant's trials must be exactly 0, 1, 2, ... (any row order in the file)."""
+def _check_trial_numbering(frame: pd.DataFrame, source: _Source, trial_column: str, *,
+                           first: int = 0, noun: str = "trial") -> None:
+    """Each participant's trials must be exactly 0, 1, 2, ... (any row order in the file). A file
+    that numbers them from `first` (periods 1, 2, ...) is reported in its own numbers."""
     ordered = frame.sort_values(["participant", "trial"], kind="stable")
     expected = ordered.groupby("participant", sort=False).cumcount()
     wrong = ordered["trial"] != expected
     if wrong.any():
         row = wrong.idxmax()
+        numbers = ", ".join(str(first + n) for n in range(3))
         raise source.error(
-            f"participant {frame.at[row, 'participant']!r}: expected trial {expected[row]} "
-            f"(trials numbered 0, 1, 2, ... without gaps or repeats), got {frame.at[row, 'trial']}",
-            row, trial_column)
+            f"participant {frame.at[row, 'participant']!r}: expected {noun} "
+            f"{expected[row] + first} ({noun}s numbered {numbers}, ... without gaps or repeats), "
+            f"got {frame.at[row, 'trial'] + first}", row, trial_column)
 
 
 def _canonical(frame: pd.DataFrame, extra: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -444,11 +487,185 @@ def _reaction_times(raw: pd.DataFrame, pressed: pd.Series, source: _Source) -> p
     return rt.where(pressed)
 
 
+def _read_ipd_human(raw: pd.DataFrame, source: _Source, game: Game) -> pd.DataFrame:
+    _require_columns(raw, IPD_HUMAN_COLUMNS, source)
+    _require_rows(raw, source)
+    spec = game.spec
+    frame = pd.DataFrame(index=raw.index)
+    frame["participant"] = _ids(raw, "sequence", source)
+    _check_consecutive_ids(frame["participant"], source, "sequence")
+    period = _whole_numbers(raw, "period", source, low=1, expected="a whole period number ≥ 1")
+    frame["trial"] = period - 1
+    _check_trial_numbering(frame, source, "period", first=1, noun="period")
+    # With periods 1, 2, ... per sequence, its last period is its number of periods.
+    periods = period.groupby(frame["participant"], sort=False).transform("max")
+    last = period == periods
+
+    columns = _ipd_game_columns(raw, source, frame["participant"])
+    actions = {name: index for index, name in enumerate(spec.participant_actions)}
+    action = raw["action"].map(actions)
+    _report_first(action.isna(), raw, "action", source, _either(spec.participant_actions))
+    frame["participant_action_index"] = action.astype("int64")
+    frame["participant_action"] = _names_of(frame["participant_action_index"],
+                                            spec.participant_actions)
+    partner = raw["partner_action"].map(
+        {name: index for index, name in enumerate(spec.adversary_actions)})
+    _report_first(partner.isna() & raw["partner_action"].notna(), raw, "partner_action", source,
+                  f"{_either(spec.adversary_actions)}, or an empty value in a sequence's last "
+                  "period")
+    _report_first(partner.isna() & ~last, raw, "partner_action", source,
+                  f"{_either(spec.adversary_actions)} (empty only in a sequence's last period)")
+    frame["adversary_action_index"] = partner.fillna(-1).astype("int64")
+    frame["adversary_action"] = _names_of(frame["adversary_action_index"], spec.adversary_actions)
+
+    for column in ("payoff", "partner_payoff"):
+        values = _real_numbers(raw, column, source, missing_ok=True,
+                               expected="a number, or an empty value in a sequence's last period")
+        _report_first(values.isna() & ~last, raw, column, source,
+                      "a number (empty only in a sequence's last period)")
+        columns[column] = values
+    own, other = frame["participant_action_index"], frame["adversary_action_index"]
+    frame["participant_reward"] = _in_game_units(_matrix_payoff(own, other, columns), columns, game)
+    frame["adversary_reward"] = _in_game_units(_matrix_payoff(other, own, columns), columns, game)
+    frame["reaction_time_ms"] = np.nan
+    frame["game"] = spec.name
+
+    extra = pd.DataFrame({"period": period, **columns}, index=raw.index)
+    extra = extra[[column for column in IPD_HUMAN_COLUMNS if column in extra.columns]]
+    context = _ipd_context(columns, periods - period, game)
+    return _canonical(frame, pd.concat([extra, context], axis=1))
+
+
+def _either(names: Sequence[str]) -> str:
+    """'C' or 'D'; 'a', 'b' or 'c'."""
+    quoted = [repr(name) for name in names]
+    return " or ".join([", ".join(quoted[:-1]), quoted[-1]]) if len(quoted) > 1 else quoted[0]
+
+
+def _ipd_game_columns(raw: pd.DataFrame, source: _Source, ids: pd.Series) -> dict[str, pd.Series]:
+    """The columns that say which game a sequence is, checked and converted: payoffs T > R > P >
+    S, the horizon, the continuation probability, the noise; constant within each sequence."""
+    columns: dict[str, pd.Series] = {}
+    study = raw["study"].astype(str)
+    _report_first(raw["study"].isna() | (study.str.strip() == ""), raw, "study", source,
+                  "a study name")
+    columns["study"] = study
+    columns["treatment"] = _whole_numbers(raw, "treatment", source, low=0,
+                                          expected="a whole treatment number ≥ 0")
+    for column in ("R", "S", "T", "P"):
+        columns[column] = _real_numbers(raw, column, source, missing_ok=False,
+                                        expected="a number")
+    _check_dilemma(columns, raw, source)
+    d = _real_numbers(raw, "continuation_probability", source, missing_ok=False,
+                      expected="a probability in [0, 1]")
+    _report_first(~((d >= 0) & (d <= 1)), raw, "continuation_probability", source,
+                  "a probability in [0, 1]")
+    columns["continuation_probability"] = d
+    error_rate = _real_numbers(raw, "error_rate", source, missing_ok=False,
+                               expected="an error rate in [0, 0.5)")
+    _report_first(~((error_rate >= 0) & (error_rate < 0.5)), raw, "error_rate", source,
+                  "an error rate in [0, 0.5)")
+    columns["error_rate"] = error_rate
+    columns["stochastic_payoffs"] = _whole_numbers(raw, "stochastic_payoffs", source, low=0,
+                                                   high=1, expected="0 or 1")
+    horizon = raw["horizon"]
+    _report_first(~horizon.isin(IPD_HORIZONS), raw, "horizon", source, _either(IPD_HORIZONS))
+    columns["horizon"] = horizon.astype(str)
+    finite = columns["horizon"] == "finite"
+    _report_first(~finite & (d >= 1), raw, "continuation_probability", source,
+                  "a probability below 1 where the horizon is not finite (the rounds ahead "
+                  "are expected to be d / (1 - d))")
+
+    for column in IPD_SEQUENCE_COLUMNS:
+        _check_constant(columns[column], ids, raw, column, source)
+    # A finite game may say 1 before its last period and 0 at it; an open-ended game's chance
+    # of another round is what its context is made of, so it must not change.
+    _check_constant(d.where(~finite), ids, raw, "continuation_probability", source,
+                    why=" where the horizon is not finite")
+    return columns
+
+
+def _check_dilemma(columns: dict[str, pd.Series], raw: pd.DataFrame, source: _Source) -> None:
+    """T > R > P > S on every row; the first row that breaks it names the first broken link."""
+    links = (("T", "R"), ("R", "P"), ("P", "S"))
+    broken = [~(columns[high] > columns[low]) for high, low in links]
+    anywhere = broken[0] | broken[1] | broken[2]
+    if anywhere.any():
+        row = anywhere.idxmax()
+        high, low = next(link for link, bad in zip(links, broken) if bad[row])
+        raise source.error(
+            f"expected {high} > {low} (a prisoner's dilemma needs T > R > P > S), got {high} = "
+            f"{_shown(raw.at[row, high])} and {low} = {_shown(raw.at[row, low])}", row, high)
+
+
+def _check_constant(values: pd.Series, ids: pd.Series, raw: pd.DataFrame, column: str,
+                    source: _Source, why: str = "") -> None:
+    """`values` must be the same on every row of a sequence (NaN: not checked on that row)."""
+    present = values.notna()
+    first = values[present].groupby(ids[present], sort=False).transform("first")
+    differs = present & (values != first.reindex(values.index))
+    if differs.any():
+        row = differs.idxmax()
+        sequence = ids[row]
+        first_row = ids.index[(ids == sequence).to_numpy() & present.to_numpy()][0]
+        raise source.error(
+            f"sequence {sequence!r}: expected {_shown(raw.at[first_row, column])} (the value "
+            f"from {source.row_name(first_row)}; {column} is constant within a sequence{why}), "
+            f"got {_shown(raw.at[row, column])}", row, column)
+
+
+def _matrix_payoff(own: pd.Series, other: pd.Series, columns: dict[str, pd.Series]) -> pd.Series:
+    """The row's payoff matrix at (own, other) actions (0 = C, 1 = D); NaN where the other's
+    action is unknown (-1). The file's `payoff` columns are on each study's own scale (costs in
+    KS, lottery draws in the stochastic treatments, cumulative points in AM's partner_payoff,
+    realised moves under FR's noise), so the matrix, which every study states on one scale, is
+    what the rewards are read from."""
+    table = {(0, 0): "R", (0, 1): "S", (1, 0): "T", (1, 1): "P"}
+    payoff = pd.Series(np.nan, index=own.index, dtype="float64")
+    for (mine, theirs), name in table.items():
+        here = (own == mine) & (other == theirs)
+        payoff[here] = columns[name][here]
+    return payoff
+
+
+def _in_game_units(payoffs: pd.Series, columns: dict[str, pd.Series], game: Game) -> pd.Series:
+    """Payoffs on the row's own scale (S..T) mapped linearly onto the game's (its sucker's
+    payoff..its temptation)."""
+    sucker, temptation = game.params.sucker, game.params.temptation
+    share = (payoffs - columns["S"]) / (columns["T"] - columns["S"])
+    return (sucker + share * (temptation - sucker)).astype("float64")
+
+
+def _ipd_context(columns: dict[str, pd.Series], periods_after: pd.Series,
+                 game: Game) -> pd.DataFrame:
+    """The participant context columns (context_columns) of each row."""
+    finite = (columns["horizon"] == "finite").to_numpy()
+    d = columns["continuation_probability"].to_numpy(dtype=np.float64)
+    d = np.where(finite, 0.0, d)  # unused where finite; keeps 1 / (1 - d) finite
+    rounds_ahead = np.where(finite, periods_after.to_numpy(dtype=np.float64), d / (1.0 - d))
+
+    def tensor(values):
+        return torch.tensor(np.array(values, dtype=np.float64))
+
+    features = situation_features(
+        reward=tensor(columns["R"]), sucker=tensor(columns["S"]), temptation=tensor(columns["T"]),
+        punishment=tensor(columns["P"]), rounds_ahead=tensor(rounds_ahead),
+        known_length=torch.tensor(finite), error_rate=tensor(columns["error_rate"]))
+    return pd.DataFrame(features.double().numpy(), index=periods_after.index,
+                        columns=context_columns(game))
+
+
 # --- public API -------------------------------------------------------------------------------
 
 
 _ID_COLUMNS = {"platform": "participant", "bandit-choice-engineering": "id",
-               "gonogo-self-regulation": "worker_id"}
+               "gonogo-self-regulation": "worker_id", "ipd-human-games": "sequence"}
+
+
+def context_columns(game: Game) -> list[str]:
+    """The canonical table's participant context columns for `game`, one per name of
+    game.spec.participant_context (empty for games without a context)."""
+    return [CONTEXT_PREFIX + name for name in game.spec.participant_context]
 
 
 def participant_column(data_format: str) -> str:
@@ -476,12 +693,16 @@ def read_trials(path: str | Path, data_format: str = "platform", *, game: Game,
         _require_game(game, "bandit", data_format, source)
     elif data_format == "gonogo-self-regulation":
         _require_game(game, "gonogo", data_format, source)
+    elif data_format == "ipd-human-games":
+        _require_game(game, "ipd", data_format, source)
     raw = _read_table(source, text_columns=[_ID_COLUMNS[data_format]])
     if data_format == "platform":
         return _read_platform(raw, source, game, conditions)
     if data_format == "bandit-choice-engineering":
         return _read_bandit(raw, source, game)
-    return _read_gonogo(raw, source, game)
+    if data_format == "gonogo-self-regulation":
+        return _read_gonogo(raw, source, game)
+    return _read_ipd_human(raw, source, game)
 
 
 def load_sequences(path: str | Path, data_format: str = "platform", *, game: Game,

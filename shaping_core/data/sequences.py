@@ -31,6 +31,9 @@ class TrialSequences:
     adversary_actions: Tensor  # [N, T] long, -1 after the end or where the data lack it
     ids: list[str]  # participant id of each row
     provenance: dict[str, Any] = field(default_factory=dict)  # where the data came from
+    # [N, T, k] float: each trial's participant context (Game.participant_context) where the
+    # sequences come from different versions of the game; None: every trial is in `game` itself
+    context: Tensor | None = None
 
     @property
     def mask(self) -> Tensor:
@@ -46,7 +49,7 @@ class TrialSequences:
 
     def views(self) -> ParticipantView:
         return sequence_views(self.game, self.participant_actions, self.participant_rewards,
-                              self.adversary_actions)
+                              self.adversary_actions, self.context)
 
     @property
     def can_mirror(self) -> bool:
@@ -61,13 +64,15 @@ class TrialSequences:
         participant, adversary = mirrored
         return TrialSequences(self.game, torch.cat([self.participant_actions, participant]),
                               self.participant_rewards.repeat(2, 1), torch.cat([self.adversary_actions, adversary]),
-                              self.ids + [f"{i} (mirrored)" for i in self.ids], dict(self.provenance))
+                              self.ids + [f"{i} (mirrored)" for i in self.ids], dict(self.provenance),
+                              None if self.context is None else self.context.repeat(2, 1, 1))
 
     def subset(self, index: Tensor | list[int]) -> TrialSequences:
         index = torch.as_tensor(index, dtype=torch.long)
         return TrialSequences(self.game, self.participant_actions[index],
                               self.participant_rewards[index], self.adversary_actions[index],
-                              [self.ids[i] for i in index.tolist()], dict(self.provenance))
+                              [self.ids[i] for i in index.tolist()], dict(self.provenance),
+                              None if self.context is None else self.context[index])
 
 
 def sequences_from_frame(frame: pd.DataFrame, game: Game,
@@ -76,9 +81,14 @@ def sequences_from_frame(frame: pd.DataFrame, game: Game,
     `participant_reward`, `adversary_action_index`; see docs/data.md) into sequences.
 
     `adversary_action_index` may be -1 where a data source does not know the adversary's move
-    (the public bandit data do not record the unchosen option's reward). Trials must be numbered
-    0, 1, 2, ... within each participant.
+    (the public bandit data do not record the unchosen option's reward), and a reward NaN where it
+    does not know the outcome (the human IPD data's last rounds): it is read as 0, and nothing
+    after a sequence's last trial is predicted from it. Trials must be numbered 0, 1, 2, ...
+    within each participant. Where the frame has the game's context columns
+    (readers.context_columns: `context_<name>` for each of spec.participant_context), they
+    become `context`.
     """
+    from .readers import context_columns  # readers imports this module
     frame = frame.sort_values(["participant", "trial"], kind="stable")
     groups = frame.groupby("participant", sort=False)
     ids = list(groups.groups)
@@ -90,7 +100,14 @@ def sequences_from_frame(frame: pd.DataFrame, game: Game,
     rewards = np.zeros((len(ids), longest), dtype=np.float32)
     adversary = np.full((len(ids), longest), -1, dtype=np.int64)
     actions[row, column] = frame["participant_action_index"].to_numpy(dtype=np.int64)
-    rewards[row, column] = frame["participant_reward"].to_numpy(dtype=np.float32)
+    rewards[row, column] = np.nan_to_num(frame["participant_reward"].to_numpy(dtype=np.float32))
     adversary[row, column] = frame["adversary_action_index"].to_numpy(dtype=np.int64)
+    context = None
+    names = context_columns(game)
+    if names and all(name in frame.columns for name in names):
+        values = np.zeros((len(ids), longest, len(names)), dtype=np.float32)
+        values[row, column] = frame[names].to_numpy(dtype=np.float32)
+        context = torch.from_numpy(values)
     return TrialSequences(game, torch.from_numpy(actions), torch.from_numpy(rewards),
-                          torch.from_numpy(adversary), [str(i) for i in ids], dict(provenance or {}))
+                          torch.from_numpy(adversary), [str(i) for i in ids], dict(provenance or {}),
+                          context)

@@ -81,6 +81,9 @@ class GameSpec:
     # use; the others (the bandit's target option, how many no-go trials there are, ...) never
     # leave the server. The game's length is announced separately (`Game.announced_length`).
     public_params: tuple[str, ...] = ()
+    # Names of the numbers `Game.participant_context` gives: what a person knows about the game
+    # they are in (payoffs, horizon), for models of people fitted across many such games.
+    participant_context: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -234,6 +237,21 @@ class Game(ABC, Generic[ParamsT, StateT]):
         `spec.participant_actions`, in games where it is one fixed action (the bandit's target
         option); None in games without one. Exports name it so that no reader has to know which
         game keeps its target where."""
+        return None
+
+    def cooperation(self, participant_actions: Tensor,
+                    adversary_actions: Tensor) -> tuple[Tensor, Tensor] | None:
+        """How much each side gave the other on each trial, in [0, 1] (actions of any shape, -1
+        for none gives 0): the IPD's cooperation, the trust game's investment and return. The
+        asymmetry study's welfare and build-then-betray measures read it. None in games whose
+        moves do not give anything to the other side (the default)."""
+        return None
+
+    def participant_context(self, trial: Tensor) -> Tensor | None:
+        """What a person knows about this game at each trial, [*trial.shape, k] floats named by
+        `spec.participant_context`, or None in games that declare none. A model of people
+        fitted on data from many versions of a game (the IPD studies' payoff matrices and
+        horizons) reads it, and so generalises to versions it has not seen."""
         return None
 
     def practice_game(self, n_trials: int) -> Game | None:

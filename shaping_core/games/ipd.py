@@ -10,6 +10,12 @@ Length: `rounds` fixed rounds, or, with `continuation_probability` d, another ro
 round with probability d (geometric length, mean 1 / (1 - d)), capped at `max_rounds`.
 
 Observation info: none beyond the common fields.
+
+Participant context (`participant_context`, for surrogates fitted across the human studies' many
+versions of the game): the payoffs as shares of the range T - S, which people's choices depend on
+rather than the currency, and the horizon: whether the length was announced, whether this is the
+announced last round, ln(1 + the rounds after this one, known or expected) and the chance that an
+intended move is flipped (0 here; one human study had noise).
 """
 
 from __future__ import annotations
@@ -22,6 +28,27 @@ from torch import Tensor
 from .base import Game, GameParamsError, GameSpec, Objective, Params, Sight, State, TurnOrder
 
 COOPERATE, DEFECT = 0, 1
+
+CONTEXT_FEATURES = ("reward_share", "punishment_share", "known_length", "last_round",
+                    "log_rounds_ahead", "error_rate")
+
+
+def situation_features(*, reward, sucker, temptation, punishment, rounds_ahead, known_length,
+                       error_rate) -> Tensor:
+    """The participant context (CONTEXT_FEATURES) from broadcastable tensors: the payoffs, the
+    rounds after this one (known when the length is announced, else expected: d / (1 - d)),
+    whether the length is announced (bool) and the noise rate. [..., 6] float32."""
+    def as_float(x):
+        return torch.as_tensor(x, dtype=torch.float32)
+
+    reward, sucker, temptation, punishment = map(as_float, (reward, sucker, temptation, punishment))
+    rounds_ahead, error_rate = as_float(rounds_ahead), as_float(error_rate)
+    known = torch.as_tensor(known_length, dtype=torch.bool)
+    span = temptation - sucker
+    parts = torch.broadcast_tensors(
+        (reward - sucker) / span, (punishment - sucker) / span, known.float(),
+        (known & (rounds_ahead == 0)).float(), torch.log1p(rounds_ahead), error_rate)
+    return torch.stack(parts, dim=-1)
 
 
 @dataclass(frozen=True)
@@ -65,6 +92,7 @@ class IteratedPrisonersDilemma(Game[IPDParams, State]):
         objectives=(Objective.MAX, Objective.FAIR, Objective.ADALIGN),
         participant_sees=Sight.PREVIOUS,
         public_params=("reward", "sucker", "temptation", "punishment", "continuation_probability"),
+        participant_context=CONTEXT_FEATURES,
     )
     params_class = IPDParams
 
@@ -98,6 +126,20 @@ class IteratedPrisonersDilemma(Game[IPDParams, State]):
         elif length.shape != (batch_size,) or bool((length < 1).any() or (length > self.max_trials).any()):
             raise ValueError(f"ipd lengths must lie in 1..{self.max_trials}")
         return State(**self._common_init(batch_size, length, device))
+
+    def cooperation(self, participant_actions, adversary_actions):
+        return (participant_actions == COOPERATE).float(), (adversary_actions == COOPERATE).float()
+
+    def participant_context(self, trial: Tensor) -> Tensor:
+        p = self.params
+        d = p.continuation_probability
+        if d is None:
+            rounds_ahead = (p.rounds - 1 - trial).clamp_min(0)
+        else:
+            rounds_ahead = torch.full_like(trial, d / (1 - d), dtype=torch.float32)
+        return situation_features(reward=p.reward, sucker=p.sucker, temptation=p.temptation,
+                                  punishment=p.punishment, rounds_ahead=rounds_ahead,
+                                  known_length=d is None, error_rate=0.0).to(trial.device)
 
     def adversary_action_mask(self, state: State) -> Tensor:
         return torch.ones(state.batch_size, 2, dtype=torch.bool, device=state.device)

@@ -47,7 +47,8 @@ def view_from_observation(game: Game, observation: Observation) -> ParticipantVi
     none = torch.full_like(observation.trial, -1)
     seen = none if game.spec.participant_sees is Sight.NOTHING else observation.last_adversary_action
     return ParticipantView(trial=observation.trial, last_action=observation.last_participant_action,
-                           last_reward=observation.last_participant_reward, last_seen=seen, cue=none)
+                           last_reward=observation.last_participant_reward, last_seen=seen, cue=none,
+                           context=game.participant_context(observation.trial))
 
 
 class SurrogatePolicy(Policy):
@@ -76,12 +77,13 @@ class SurrogatePolicy(Policy):
     def checkpoint_fields(self):
         surrogate = self.surrogate
         return {"policy_params": self.params.to_mapping(), "net": self.net.shape(),
-                "surrogate": {"hidden_size": surrogate.hidden_size,
+                "surrogate": {**surrogate.shape(),
                               "state_dict": {k: v.detach().cpu() for k, v in surrogate.state_dict().items()}}}
 
     @classmethod
     def from_checkpoint(cls, game, spec):
-        surrogate = SurrogateNet(game, spec["surrogate"]["hidden_size"])
+        surrogate = SurrogateNet(game, spec["surrogate"]["hidden_size"],
+                                 spec["surrogate"].get("reads_context", False))
         surrogate.load_state_dict(spec["surrogate"]["state_dict"])
         return cls(game, spec["policy_params"], surrogate=surrogate, net=cls.net_class(**spec["net"]))
 

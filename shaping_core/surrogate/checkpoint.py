@@ -6,6 +6,8 @@ a file never runs code from it):
     {"format": 1, "kind": "surrogate",
      "game": "bandit", "game_params": {...},     # the game it was fitted for, defaults filled in
      "hidden_size": 8,                           # chosen by cross-validation
+     "reads_context": False,                     # whether it reads Game.participant_context
+     #                                             (absent in checkpoints written before it: False)
      "state_dict": {...},                        # SurrogateNet's tensors
      "provenance": {...},                        # the data: path, format, sha256, rows, participants
      "selection": {...},                         # how size and epochs were chosen (the CV table)
@@ -45,7 +47,7 @@ def save_surrogate(path: str | Path, net: SurrogateNet, game: Game, **info: Any)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     spec = {"format": FORMAT, "kind": KIND, "game": game.spec.name,
-            "game_params": game.params.to_mapping(), "hidden_size": net.hidden_size,
+            "game_params": game.params.to_mapping(), **net.shape(),
             "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()},
             **{key: dict(value or {}) for key, value in info.items()}}
     torch.save(spec, path)
@@ -66,6 +68,6 @@ def load_surrogate(path: str | Path, device: torch.device | str = "cpu") -> Load
         raise SurrogateCheckpointError(f"{path} is not a surrogate checkpoint (format {FORMAT}); "
                                        "fit one with `python -m shaping_core fit-surrogate`")
     game = make_game(spec["game"], spec["game_params"])
-    net = SurrogateNet(game, spec["hidden_size"])
+    net = SurrogateNet(game, spec["hidden_size"], spec.get("reads_context", False))
     net.load_state_dict(spec["state_dict"])
     return LoadedSurrogate(game, net.to(device).eval(), spec)

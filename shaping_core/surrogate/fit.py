@@ -138,12 +138,8 @@ class FitResult:
 # --- the loss ------------------------------------------------------------------------------------
 
 
-def _index_views(views: ParticipantView, index: Tensor) -> ParticipantView:
-    return ParticipantView(**{f.name: getattr(views, f.name)[index] for f in fields(views)})
-
-
 def _views_to(views: ParticipantView, device: torch.device) -> ParticipantView:
-    return ParticipantView(**{f.name: getattr(views, f.name).to(device) for f in fields(views)})
+    return views.map(lambda field: field.to(device))
 
 
 def _masked_nll(logits: Tensor, actions: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -201,6 +197,29 @@ def constant_nll(train: TrialSequences, test: TrialSequences) -> tuple[float, in
     return float(-log_p[test_cue, actions].sum()), int(actions.numel())
 
 
+def memory_one_nll(train: TrialSequences, test: TrialSequences) -> tuple[float, int]:
+    """Summed NLL and choices on `test` of the memory-one predictor fitted on `train`: action
+    frequencies (one pseudo-count per action) given the participant's previous action and the
+    adversary's previous move as they saw it, the first trial being its own cell. In the IPD
+    this is P(C | start, CC, CD, DC, DD), a strong baseline on people from studies it was not
+    fitted on (Nay & Vorobeychik 2016)."""
+    n_actions = len(train.game.spec.participant_actions)
+    n_seen = len(train.game.spec.adversary_actions) + 1  # +1: none
+
+    def cells(sequences: TrialSequences) -> tuple[Tensor, Tensor]:
+        views, mask = sequences.views(), sequences.mask
+        cell = (views.last_action[mask] + 1) * n_seen + (views.last_seen[mask] + 1)
+        return cell, sequences.participant_actions[mask]
+
+    n_cells = (n_actions + 1) * n_seen
+    train_cell, train_action = cells(train)
+    counts = torch.bincount(train_cell * n_actions + train_action,
+                            minlength=n_cells * n_actions).double().view(n_cells, n_actions) + 1
+    log_p = torch.log(counts / counts.sum(dim=1, keepdim=True))
+    test_cell, test_action = cells(test)
+    return float(-log_p[test_cell, test_action].sum()), int(test_action.numel())
+
+
 # --- training ------------------------------------------------------------------------------------
 
 
@@ -224,7 +243,8 @@ class _Trainer:
         torch.manual_seed(seed)  # the network's initial weights
         if settings.mirror_options and sequences.can_mirror:
             sequences = sequences.with_mirror_images()
-        self.net = SurrogateNet(sequences.game, hidden_size).to(device)
+        self.net = SurrogateNet(sequences.game, hidden_size,
+                                reads_context=sequences.context is not None).to(device)
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=settings.learning_rate,
                                           weight_decay=settings.weight_decay)
         self.views = _views_to(sequences.views(), device)
@@ -243,8 +263,12 @@ class _Trainer:
         order = torch.randperm(self.actions.shape[0], generator=self.generator)
         for batch in order.split(self.settings.batch_size):
             batch = batch.to(self.actions.device)
-            logits, _ = self.net(_index_views(self.views, batch))
-            nll, _, choices = _masked_nll(logits, self.actions[batch])
+            # Cut the padding after the batch's longest sequence: the GRU runs forwards, so no
+            # prediction changes, and data of mixed lengths (the human IPD games: 1 to 38
+            # rounds) train several times faster.
+            length = int((self.actions[batch] >= 0).sum(dim=1).max())
+            logits, _ = self.net(self.views.map(lambda field: field[batch, :length]))
+            nll, _, choices = _masked_nll(logits, self.actions[batch, :length])
             loss = nll / choices.clamp_min(1)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -265,12 +289,13 @@ def _std(values: list[float]) -> float:
 def cross_validate(sequences: TrialSequences, settings: SurrogateSettings, assignment: Tensor,
                    hidden_size: int, progress: bool = True) -> dict[str, list[list[float]]]:
     """Held-out curves [fold][epoch - 1] ("nll_per_choice", "accuracy", and per fold the
-    "nll_sum", "correct", "choices" needed for pooled numbers) of one hidden size."""
+    "nll_sum", "correct", "choices" needed for pooled numbers) of one hidden size; the folds are
+    0 .. assignment.max()."""
     from tqdm.auto import tqdm
 
     device = resolve_device(settings.device)
     trainers, held_out = [], []
-    for fold in range(settings.folds):
+    for fold in range(int(assignment.max()) + 1):
         train = sequences.subset(torch.nonzero(assignment != fold).squeeze(1))
         held_out.append(sequences.subset(torch.nonzero(assignment == fold).squeeze(1)))
         trainers.append(_Trainer(train, hidden_size, settings, device,
@@ -299,6 +324,50 @@ def cross_validate(sequences: TrialSequences, settings: SurrogateSettings, assig
             break
     bar.close()
     return curves
+
+
+def train_surrogate(sequences: TrialSequences, hidden_size: int, epochs: int,
+                    settings: SurrogateSettings, *, fold: int = -1,
+                    progress: bool = False) -> SurrogateNet:
+    """A surrogate of `hidden_size` trained on all of `sequences` for `epochs` epochs, in eval
+    mode: the refit once CV has chosen both, or a fit whose size and epochs were chosen
+    elsewhere (leave-one-study-out folds). `fold` >= 0 seeds it as that CV fold's network."""
+    from tqdm.auto import tqdm
+
+    trainer = _Trainer(sequences, hidden_size, settings, resolve_device(settings.device),
+                       _run_seed(settings.seed, hidden_size, fold))
+    for _ in tqdm(range(epochs), desc=f"fit hidden {hidden_size:>3}", disable=not progress,
+                  leave=True, dynamic_ncols=True):
+        trainer.epoch()
+    return trainer.net.eval()
+
+
+def leave_one_group_out(sequences: TrialSequences, groups: list[str], hidden_size: int,
+                        epochs: int, settings: SurrogateSettings,
+                        progress: bool = False) -> list[dict[str, Any]]:
+    """Held-out NLL per choice of each group (a study) for a surrogate of `hidden_size` trained
+    `epochs` epochs on all the other groups, beside the constant and memory-one predictors fitted
+    on the same other groups. Size and epochs must be chosen without these folds (for example by
+    fit_surrogate's random-sequence CV), so that no held-out figure is also a selection score."""
+    if len(groups) != sequences.n_sequences:
+        raise ValueError(f"one group per sequence is needed: {len(groups)} groups for "
+                         f"{sequences.n_sequences} sequences")
+    names = sorted(set(groups))
+    if len(names) < 2:
+        raise ValueError(f"leaving one group out needs at least 2 groups, got {names}")
+    rows = []
+    for fold, name in enumerate(names):
+        held = torch.tensor([g == name for g in groups])
+        train = sequences.subset(torch.nonzero(~held).squeeze(1))
+        test = sequences.subset(torch.nonzero(held).squeeze(1))
+        net = train_surrogate(train, hidden_size, epochs, settings, fold=fold, progress=progress)
+        nll, correct, choices = sequence_nll(net, test)
+        constant, _ = constant_nll(train, test)
+        memory_one, _ = memory_one_nll(train, test)
+        rows.append({"group": name, "sequences": test.n_sequences, "choices": choices,
+                     "surrogate": nll / choices, "accuracy": correct / choices,
+                     "memory_one": memory_one / choices, "constant": constant / choices})
+    return rows
 
 
 def _table_row(hidden_size: int, curves: dict[str, list[list[float]]]) -> dict[str, Any]:
@@ -346,12 +415,8 @@ def fit_surrogate(sequences: TrialSequences, settings: SurrogateSettings | None 
         baseline.append(nll / choices)
 
     started = time.perf_counter()
-    refit = _Trainer(sequences, chosen["hidden_size"], settings, device,
-                     _run_seed(settings.seed, chosen["hidden_size"], -1))
-    for _ in tqdm(range(chosen["best_epoch"]), desc=f"refit hidden {chosen['hidden_size']:>3}",
-                  disable=not progress, leave=True, dynamic_ncols=True):
-        refit.epoch()
-    refit.net.eval()
+    refit = train_surrogate(sequences, chosen["hidden_size"], chosen["best_epoch"], settings,
+                            progress=progress)
     refit_seconds = time.perf_counter() - started
 
     metrics = {
@@ -365,11 +430,11 @@ def fit_surrogate(sequences: TrialSequences, settings: SurrogateSettings | None 
         "folds": settings.folds,
         "baseline_nll_per_choice": float(np.mean(baseline)),
         "baseline_nll_per_choice_std": _std(baseline),
-        "train": evaluate_surrogate(refit.net, sequences),  # in-sample, for reference only
+        "train": evaluate_surrogate(refit, sequences),  # in-sample, for reference only
     }
     public_curves = {h: {"nll_per_choice": c["nll_per_choice"], "accuracy": c["accuracy"]}
                      for h, c in curves.items()}
-    return FitResult(refit.net, chosen["hidden_size"], chosen["best_epoch"], table, public_curves,
+    return FitResult(refit, chosen["hidden_size"], chosen["best_epoch"], table, public_curves,
                      metrics, assignment.tolist(), settings,
                      {"cv": cv_seconds, "refit": refit_seconds})
 

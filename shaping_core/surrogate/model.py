@@ -4,9 +4,15 @@ One model family for all four games (Dezfouli, Nock & Dayan 2020). At trial t th
 the participant learnt from trial t-1 (`ParticipantView`):
 
     x_t = [one_hot(own previous action), own previous reward / game.reward_scale,
-           one_hot(the adversary's previous move)      (only if the participant sees it)]
+           one_hot(the adversary's previous move)      (only if the participant sees it),
+           the participant context of trial t           (only if `reads_context`)]
     h_t = GRU(x_t, h_{t-1})
     logits_t = head_c(h_t)       c = this trial's cue (go/no-go's stimulus), one head per cue
+
+The participant context (`Game.participant_context`: the IPD's payoffs as shares of T - S and its
+horizon) is what lets one surrogate fitted on many studies' versions of a game predict people in a
+version none of them played, the platform's own included. A surrogate fitted on one version has
+nothing to learn from it and leaves it out.
 
 The cue selects the output head instead of entering the GRU, so the surrogate's prediction for
 *every* possible cue comes from one GRU step. A shaping adversary uses exactly that (`summary`):
@@ -47,9 +53,12 @@ def gru_step(gru: nn.GRU, x: Tensor, hidden: Tensor) -> Tensor:
 
 
 class SurrogateNet(nn.Module):
-    def __init__(self, game: Game, hidden_size: int = 16):
+    def __init__(self, game: Game, hidden_size: int = 16, reads_context: bool = False):
         super().__init__()
         spec = game.spec
+        if reads_context and not spec.participant_context:
+            raise ValueError(f"{spec.label} has no participant context to read")
+        self.reads_context = reads_context
         self.n_actions = len(spec.participant_actions)
         self.n_adversary_actions = len(spec.adversary_actions)
         self.sight = spec.participant_sees
@@ -59,6 +68,8 @@ class SurrogateNet(nn.Module):
         n_inputs = self.n_actions + 2
         if self.sight is not Sight.NOTHING:
             n_inputs += self.n_adversary_actions + 1
+        if reads_context:
+            n_inputs += len(spec.participant_context)
         self.gru = nn.GRU(n_inputs, hidden_size, batch_first=True)
         self.head = nn.Linear(hidden_size, self.n_cues * self.n_actions)
 
@@ -68,6 +79,10 @@ class SurrogateNet(nn.Module):
                  (view.last_reward.float() / self.reward_scale).unsqueeze(-1)]
         if self.sight is not Sight.NOTHING:
             parts.append(_one_hot_or_none(view.last_seen, self.n_adversary_actions))
+        if self.reads_context:
+            if view.context is None:
+                raise ValueError("this surrogate reads the participant context, but the view has none")
+            parts.append(view.context.float())
         return torch.cat(parts, dim=-1)
 
     def all_logits(self, hidden_out: Tensor) -> Tensor:
@@ -93,6 +108,10 @@ class SurrogateNet(nn.Module):
 
     def initial_hidden(self, batch_size: int, device: torch.device | str = "cpu") -> Tensor:
         return torch.zeros(1, batch_size, self.hidden_size, device=device)
+
+    def shape(self) -> dict[str, int | bool]:
+        """The arguments that rebuild this network (with the game) for its state dict."""
+        return {"hidden_size": self.hidden_size, "reads_context": self.reads_context}
 
     def summary_size(self) -> int:
         return self.hidden_size + self.n_cues * self.n_actions

@@ -1,7 +1,8 @@
 """Trial file readers (shaping_core/data/readers.py): each format's mapping onto the canonical
 table, the round trip into TrialSequences, and error messages that say file, line and column.
 
-Every file here is small and hand-made in tmp_path; the real public datasets are not needed.
+Every file here is small and hand-made in tmp_path; the real public datasets are not needed,
+except by one test that reads the human IPD games where ../shared/data holds them (skipped if not).
 """
 
 import gzip
@@ -9,6 +10,7 @@ import hashlib
 import json
 import math
 import re
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -16,10 +18,12 @@ import torch
 
 from shaping_core.data import (DATA_FORMATS, DataFormatError, load_sequences, read_trials,
                                sequences_from_frame)
+from shaping_core.data.readers import CONTEXT_PREFIX, context_columns
 from shaping_core.games import make_game
 
 BANDIT = make_game("bandit")
 GONOGO = make_game("gonogo")
+IPD = make_game("ipd")  # R=3, S=0, T=5, P=1
 NAN = float("nan")
 
 # --- platform export ------------------------------------------------------------------------
@@ -313,6 +317,184 @@ def test_gonogo_needs_the_gonogo_game(tmp_path):
     path = write_text(tmp_path / "gonogo.csv", GONOGO_CSV)
     with pytest.raises(DataFormatError, match="'gonogo' trials, but the game passed is 'bandit'"):
         read_trials(path, "gonogo-self-regulation", game=BANDIT)
+
+
+# --- ipd-human-games ------------------------------------------------------------------------
+
+IPD_HEADER = ("sequence,study,treatment,period,action,partner_action,payoff,partner_payoff,"
+              "R,S,T,P,continuation_probability,error_rate,stochastic_payoffs,horizon")
+IPD_ROWS = [
+    # a finite game of 3 periods (d is 1 before the last period and 0 at it)
+    "1,BR,1,1,C,D,0.0,0.2,0.1,0.0,0.2,0.05,1.0,0.0,0,finite",  # line 2
+    "1,BR,1,2,C,C,0.1,0.1,0.1,0.0,0.2,0.05,1.0,0.0,0,finite",  # line 3
+    "1,BR,1,3,D,,,,0.1,0.0,0.2,0.05,0.0,0.0,0,finite",  # line 4
+    # open-ended games of another study, on another scale
+    "2,DF,3,1,D,C,0.4,0.0,0.3,0.0,0.4,0.1,0.75,0.0,0,indefinite",  # line 5
+    "2,DF,3,2,D,,,,0.3,0.0,0.4,0.1,0.75,0.0,0,indefinite",  # line 6
+    "3,DF,4,1,C,,,,0.3,0.0,0.4,0.1,0.5,0.125,1,indefinite",  # line 7
+]
+
+
+def ipd_csv(tmp_path, rows=IPD_ROWS, name="ipd.csv"):
+    return write_text(tmp_path / name, "\n".join([IPD_HEADER, *rows]) + "\n")
+
+
+def test_ipd_human_games_mapping(tmp_path):
+    frame = read_trials(ipd_csv(tmp_path), "ipd-human-games", game=IPD)
+
+    assert frame["participant"].tolist() == ["1", "1", "1", "2", "2", "3"]
+    assert frame["trial"].tolist() == [0, 1, 2, 0, 1, 0]
+    assert frame["period"].tolist() == [1, 2, 3, 1, 2, 1]
+    assert frame["participant_action"].tolist() == ["C", "C", "D", "D", "D", "C"]
+    assert frame["participant_action_index"].tolist() == [0, 0, 1, 1, 1, 0]
+    # The partner's move and both payoffs are missing in each sequence's last period.
+    assert frame["adversary_action_index"].tolist() == [1, 0, -1, 0, -1, -1]
+    assert frame["adversary_action"].tolist()[:2] == ["D", "C"]
+    assert frame["adversary_action"].isna().tolist() == [False, False, True, False, True, True]
+    # Payoffs on each row's S..T mapped onto the game's 0..5: 0.1 of 0..0.2 is 2.5.
+    assert frame["participant_reward"].tolist()[:2] == pytest.approx([0.0, 2.5])
+    assert frame["adversary_reward"].tolist()[:2] == pytest.approx([5.0, 2.5])
+    assert frame.at[3, "participant_reward"] == pytest.approx(5.0)
+    assert frame.at[3, "adversary_reward"] == pytest.approx(0.0)
+    last = [2, 4, 5]
+    assert frame.loc[last, ["participant_reward", "adversary_reward"]].isna().all().all()
+    assert frame["payoff"].tolist()[:2] == [0.0, 0.1]  # the file's own payoffs are kept
+    assert frame["reaction_time_ms"].isna().all() and set(frame["game"]) == {"ipd"}
+    assert frame["study"].tolist() == ["BR"] * 3 + ["DF"] * 3
+    assert frame["horizon"].tolist() == ["finite"] * 3 + ["indefinite"] * 3
+    assert frame["treatment"].tolist() == [1, 1, 1, 3, 3, 4]
+    assert frame["stochastic_payoffs"].tolist() == [0, 0, 0, 0, 0, 1]
+
+    names = context_columns(IPD)
+    assert names == [CONTEXT_PREFIX + name for name in IPD.spec.participant_context]
+    assert list(frame.columns[-len(names):]) == names
+    context = frame[names].rename(columns=lambda name: name.removeprefix(CONTEXT_PREFIX))
+    assert context["reward_share"].tolist() == pytest.approx([0.5] * 3 + [0.75] * 3)
+    assert context["punishment_share"].tolist() == pytest.approx([0.25] * 6)
+    assert context["known_length"].tolist() == [1, 1, 1, 0, 0, 0]
+    assert context["last_round"].tolist() == [0, 0, 1, 0, 0, 0]
+    # Finite: the periods after this one; open-ended: d / (1 - d) expected (3 for d = 0.75).
+    assert context["log_rounds_ahead"].tolist() == pytest.approx(
+        [math.log1p(2), math.log1p(1), 0.0, math.log1p(3), math.log1p(3), math.log1p(1)])
+    assert context["error_rate"].tolist() == pytest.approx([0.0] * 5 + [0.125])
+
+
+def test_ipd_human_games_round_trip_into_sequences(tmp_path):
+    path = ipd_csv(tmp_path)
+    sequences = load_sequences(path, "ipd-human-games", game=IPD)
+    assert sequences.ids == ["1", "2", "3"]
+    assert sequences.participant_actions.tolist() == [[0, 0, 1], [1, 1, -1], [0, -1, -1]]
+    assert sequences.adversary_actions.tolist() == [[1, 0, -1], [0, -1, -1], [-1, -1, -1]]
+    assert sequences.provenance["format"] == "ipd-human-games"
+    assert sequences.provenance["participants"] == 3 and sequences.provenance["rows"] == 6
+    if getattr(sequences, "context", None) is not None:
+        assert sequences.participant_rewards.tolist() == [[0, 2.5, 0], [5, 0, 0], [0, 0, 0]]
+        assert tuple(sequences.context.shape) == (3, 3, len(IPD.spec.participant_context))
+        assert sequences.context[0, :, 3].tolist() == [0, 0, 1]  # last_round
+
+
+def replace_line(line, old, new):
+    """IPD_ROWS with one line of the file (header = 1) changed."""
+    rows = list(IPD_ROWS)
+    assert old in rows[line - 2]
+    rows[line - 2] = rows[line - 2].replace(old, new, 1)
+    return rows
+
+
+@pytest.mark.parametrize("rows, expected", [
+    (replace_line(3, ",C,C,", ",X,C,"), "line 3, column 'action': expected 'C' or 'D', got 'X'"),
+    (replace_line(2, ",C,D,", ",C,,"),
+     "line 2, column 'partner_action': expected 'C' or 'D' (empty only in a sequence's last "
+     "period), got an empty value"),
+    (replace_line(3, ",C,C,", ",C,Z,"),
+     "line 3, column 'partner_action': expected 'C' or 'D', or an empty value in a sequence's "
+     "last period, got 'Z'"),
+    (replace_line(3, ",0.1,0.1,", ",,0.1,"),
+     "line 3, column 'payoff': expected a number (empty only in a sequence's last period), got "
+     "an empty value"),
+    (replace_line(4, "1,BR,1,3,", "1,BR,1,4,"),
+     "line 4, column 'period': participant '1': expected period 3 (periods numbered 1, 2, 3, "
+     "... without gaps or repeats), got 4"),
+    (replace_line(2, "1,BR,1,1,", "1,BR,1,1.5,"),
+     "line 2, column 'period': expected a whole period number ≥ 1, got 1.5"),
+    (replace_line(5, "0.3,0.0,0.4,", "0.3,0.0,0.3,"),
+     "line 5, column 'T': expected T > R (a prisoner's dilemma needs T > R > P > S), got T = 0.3 "
+     "and R = 0.3"),
+    (replace_line(3, ",0.0,0.2,0.05,", ",0.0,0.2,-0.05,"),
+     "line 3, column 'P': expected P > S (a prisoner's dilemma needs T > R > P > S), got "
+     "P = -0.05 and S = 0"),
+    (replace_line(7, "indefinite", "sometimes"),
+     "line 7, column 'horizon': expected 'finite', 'indefinite' or 'continuous', got 'sometimes'"),
+    (replace_line(6, ",0.3,0.0,", ",0.35,0.0,"),
+     "line 6, column 'R': sequence '2': expected 0.3 (the value from line 5; R is constant "
+     "within a sequence), got 0.35"),
+    (replace_line(6, ",indefinite", ",finite"),
+     "line 6, column 'horizon': sequence '2': expected 'indefinite' (the value from line 5; "
+     "horizon is constant within a sequence), got 'finite'"),
+    (replace_line(6, ",0.75,", ",0.5,"),
+     "line 6, column 'continuation_probability': sequence '2': expected 0.75 (the value from "
+     "line 5; continuation_probability is constant within a sequence where the horizon is not "
+     "finite), got 0.5"),
+    (replace_line(7, ",0.5,", ",1.0,"),
+     "line 7, column 'continuation_probability': expected a probability below 1 where the "
+     "horizon is not finite (the rounds ahead are expected to be d / (1 - d)), got 1"),
+    (replace_line(7, ",0.5,", ",1.5,"),
+     "line 7, column 'continuation_probability': expected a probability in [0, 1], got 1.5"),
+    (replace_line(7, ",0.125,", ",0.7,"),
+     "line 7, column 'error_rate': expected an error rate in [0, 0.5), got 0.7"),
+    (replace_line(7, ",0.125,1,", ",0.125,2,"),
+     "line 7, column 'stochastic_payoffs': expected 0 or 1, got 2"),
+    (replace_line(5, "2,DF,", "2,,"), "line 5, column 'study': expected a study name, got an "
+     "empty value"),
+    (replace_line(7, "3,DF,", "1,DF,"),
+     "line 7, column 'sequence': expected the rows of id '1' to be consecutive (one sequence per "
+     "id, in trial order), but it already appeared from line 2"),
+], ids=["action", "partner-empty-early", "partner-unknown", "payoff-empty-early", "period-gap",
+        "period-fraction", "T-not-above-R", "P-not-above-S", "horizon", "R-varies",
+        "horizon-varies", "d-varies", "d-one-open-ended", "d-above-one", "error-rate",
+        "stochastic", "study-empty", "sequence-split"])
+def test_ipd_human_games_bad_rows_name_line_and_column(tmp_path, rows, expected):
+    path = ipd_csv(tmp_path, rows)
+    with pytest.raises(DataFormatError) as error:
+        read_trials(path, "ipd-human-games", game=IPD)
+    assert str(error.value) == f"{path}, {expected}"
+
+
+def test_ipd_human_games_finite_d_may_be_anything_in_0_1(tmp_path):
+    """One study's finite games say 0.9 in every period: only open-ended games use d."""
+    rows = [row.replace(",1.0,0.0,0,finite", ",0.9,0.0,0,finite")
+            .replace(",0.0,0.0,0,finite", ",0.9,0.0,0,finite") for row in IPD_ROWS]
+    frame = read_trials(ipd_csv(tmp_path, rows), "ipd-human-games", game=IPD)
+    assert frame["continuation_probability"].tolist()[:3] == [0.9] * 3
+    assert frame["context_log_rounds_ahead"].tolist()[:3] == pytest.approx(
+        [math.log1p(2), math.log1p(1), 0.0])
+
+
+def test_ipd_human_games_missing_column_and_game(tmp_path):
+    rows = [row.rsplit(",", 1)[0] for row in IPD_ROWS]
+    path = write_text(tmp_path / "ipd.csv",
+                      "\n".join([IPD_HEADER.rsplit(",", 1)[0], *rows]) + "\n")
+    with pytest.raises(DataFormatError, match=r"ipd\.csv: missing column\(s\) 'horizon'; "):
+        read_trials(path, "ipd-human-games", game=IPD)
+    with pytest.raises(DataFormatError, match="'ipd' trials, but the game passed is 'bandit'"):
+        read_trials(ipd_csv(tmp_path), "ipd-human-games", game=BANDIT)
+
+
+IPD_HUMAN_GAMES = Path(__file__).resolve().parents[3] / "shared" / "data" / "ipd_human_games.csv.gz"
+
+
+@pytest.mark.skipif(not IPD_HUMAN_GAMES.exists(), reason=f"{IPD_HUMAN_GAMES} is not here")
+def test_the_human_ipd_games_load():
+    frame = read_trials(IPD_HUMAN_GAMES, "ipd-human-games", game=IPD)
+    assert len(frame) == 149198 and frame["participant"].nunique() == 26026
+    assert sorted(frame["study"].unique()) == ["AM", "BR", "DF", "DO", "FO", "FR", "KS"]
+    # Exactly one row per sequence lacks the partner's move: its last period.
+    assert (frame["adversary_action_index"] == -1).sum() == 26026
+    assert frame[context_columns(IPD)].notna().all().all()
+    sequences = load_sequences(IPD_HUMAN_GAMES, "ipd-human-games", game=IPD)
+    assert sequences.n_sequences == 26026 and sequences.n_choices == 149198
+    if getattr(sequences, "context", None) is not None:
+        assert tuple(sequences.context.shape) == (26026, 38, len(IPD.spec.participant_context))
 
 
 # --- platform errors ------------------------------------------------------------------------

@@ -93,6 +93,7 @@ def view(game: Game, trial: int, previous: Mapping[str, Any] | None,
         last_reward=torch.tensor([last_reward]),
         last_seen=torch.tensor([last_seen]),
         cue=torch.tensor([cue_action(game, cue)]),
+        context=game.participant_context(torch.tensor([trial])),
     )
 
 
