@@ -87,6 +87,14 @@ class TrustGame(Game[TrustParams, State]):
         return self._observation(state, participant_action, info, extra,
                                  self.reward_scale)
 
+    def cooperation(self, participant_actions, adversary_actions):
+        """The share of the endowment invested, and the return fraction as a share of the
+        largest one offered."""
+        fractions = torch.tensor(self.params.return_fractions, device=adversary_actions.device)
+        returned = torch.where(adversary_actions >= 0, fractions[adversary_actions.clamp_min(0)], 0.0)
+        return (participant_actions.clamp_min(0).float() / self.params.endowment,
+                returned / max(max(self.params.return_fractions), 1e-12))
+
     def payoffs(self, investment: Tensor, adversary_action: Tensor) -> tuple[Tensor, Tensor]:
         """(investor, trustee) points for a round."""
         fractions = self._constant("return_fractions", lambda: torch.tensor(self.params.return_fractions),
