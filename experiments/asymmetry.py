@@ -13,6 +13,8 @@ cells already written. Parts (--parts):
           rounds), played against the human surrogate fitted on all the human games
           (shaping_core/checkpoints/surrogates/ipd-human.pt, experiments/ipd_surrogate.py) and
           the IPD learner families;
+- ipd-study  the same objectives at full fidelity in study DO's version of the IPD (its payoffs,
+          another round with probability 0.9);
 - trust   the same grid in the trust game, with synthetic investors as the true people;
 - turn    the build-then-betray index of MAX (beta 0), AdAlign (beta 1) and FAIR at several
           horizons and discounts, in the trust game and the IPD, at full fidelity.
@@ -48,7 +50,11 @@ from shaping_core.asymmetry import (Cell, SweepSettings, baselines, cells_of,  #
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data" / "ipd_human_games.csv.gz"
 TRUE_SURROGATE = ROOT / "shaping_core" / "checkpoints" / "surrogates" / "ipd-human.pt"
-PARTS = ("ipd", "trust", "turn")
+PARTS = ("ipd", "ipd-study", "trust", "turn")
+# One human study's version of the IPD (study DO: payoffs 0.2, 0, 0.3, 0.1 and another round with
+# probability 0.9), for the adversaries at full fidelity in a game people actually played.
+STUDY_IPD = {"reward": 0.2, "sucker": 0.0, "temptation": 0.3, "punishment": 0.1,
+             "continuation_probability": 0.9, "max_rounds": 60}
 MEASURES = (("adversary_points", "adversary's points / round"),
             ("person_points", "person's points / round"),
             ("joint_points", "joint points / round"))
@@ -77,7 +83,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--jobs must be at least 1")
     if min(args.horizons) < 1:
         parser.error("--horizons must be at least 1")
-    if "ipd" in args.parts or "turn" in args.parts:
+    if {"ipd", "ipd-study", "turn"} & set(args.parts):
         for flag, path in (("--data", args.data), ("--true-surrogate", args.true_surrogate)):
             if not path.is_file():
                 parser.error(f"{flag}: {path} is not a file (the IPD parts need it)")
@@ -91,6 +97,8 @@ def sweep_settings(args: argparse.Namespace, game: str) -> SweepSettings:
                  "simulated_people"):
         if getattr(args, name):
             size[name] = getattr(args, name)
+    if game == "ipd-study":
+        game, size["game_params"], size["fidelities"] = "ipd", STUDY_IPD, (1.0,)
     paths = dict(data=str(args.data), true_surrogate=str(args.true_surrogate)) if game == "ipd" else {}
     try:
         return SweepSettings(game=game, **size, **paths)
@@ -147,6 +155,7 @@ def grid_part(name: str, args, argv) -> None:
     (folder / "table.md").write_text(grid_table(settings, rows, classic, nll, opponents) + "\n")
     plot_heatmaps(settings, rows, nll, [o for o in opponents if o != "own surrogate"],
                   folder / "heatmaps.png", name)
+    plot_rounds(settings, rows, classic, opponents[0], folder / "person_by_round.png", name)
     print((folder / "table.md").read_text())
 
 
@@ -173,7 +182,75 @@ def grid_table(settings, rows, classic, nll, opponents) -> str:
                     f"{name} {classic[name][opponent][measure]:.2f}" for name in classic) + " |"
                     + " |" * (len(_columns(settings)) - 1) + " |")
             lines.append("")
+        lines += strategy_table(settings, rows, classic, opponent)
     return "\n".join(lines)
+
+
+def strategy_table(settings, rows, classic, opponent) -> list[str]:
+    """The adversary's memory-one strategy and zero-determinant fit at the highest fidelity, where
+    the people say it (the IPD): mean over seeds."""
+    top = max(settings.fidelities)
+    chosen = [r for r in rows if r["cell"]["fidelity"] == top and "memory_one" in r["against"][opponent]]
+    if not chosen:
+        return []
+    lines = [f"adversary's memory-one strategy P(C | start, CC, CD, DC, DD) (its move first) and "
+             f"zero-determinant fit at fidelity {top:g}, mean over seeds; person's cooperation by "
+             "round: first, middle, last", "",
+             "| adversary | P(C): start, CC, CD, DC, DD | ZD slope | ZD intercept | ZD residual | "
+             "person's cooperation (first, middle, last round) |", "|---|---|---:|---:|---:|---|"]
+
+    def line(label, measures):
+        p = {s: _mean_seen([m["memory_one"][s] for m in measures]) for s in measures[0]["memory_one"]}
+        zd = {k: _mean_seen([m["zero_determinant"][k] for m in measures])
+              for k in ("slope", "intercept", "residual")}
+        rounds = np.mean([m["person_gives_by_round"] for m in measures], axis=0)
+        return (f"| {label} | " + ", ".join(f"{v:.2f}" for v in p.values()) + f" | {zd['slope']:.2f} | "
+                f"{zd['intercept']:.2f} | {zd['residual']:.2f} | "
+                f"{rounds[0]:.2f}, {rounds[len(rounds) // 2]:.2f}, {rounds[-1]:.2f} |")
+
+    for objective, beta in _columns(settings):
+        measures = [r["against"][opponent] for r in chosen
+                    if (r["cell"]["objective"], r["cell"]["beta"]) == (objective, beta)]
+        lines.append(line(objective_label(objective, beta), measures))
+    for name, by_opponent in classic.items():
+        if opponent in by_opponent:
+            lines.append(line(f"classic: {name}", [by_opponent[opponent]]))
+    return lines + [""]
+
+
+def _mean_seen(values: list[float]) -> float:
+    """The mean of the values that are not NaN (a state an adversary never met), else NaN."""
+    seen = [v for v in values if not np.isnan(v)]
+    return float(np.mean(seen)) if seen else float("nan")
+
+
+def plot_rounds(settings, rows, classic, opponent, path: Path, title: str) -> None:
+    """The person's giving (cooperation, investment) by round against each objective at the
+    highest fidelity, beside the classic adversaries."""
+    top = max(settings.fidelities)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for objective, beta in _columns(settings):
+        curves = [r["against"][opponent]["person_gives_by_round"] for r in rows
+                  if (r["cell"]["fidelity"], r["cell"]["objective"], r["cell"]["beta"]) == (top, objective, beta)]
+        length = min(len(c) for c in curves)
+        curves = np.array([c[:length] for c in curves])
+        mean = curves.mean(axis=0)
+        (drawn,) = ax.plot(np.arange(1, length + 1), mean, label=objective_label(objective, beta))
+        if len(curves) > 1:
+            std = curves.std(axis=0, ddof=1)
+            ax.fill_between(np.arange(1, length + 1), mean - std, mean + std, alpha=0.15, color=drawn.get_color())
+    for name, by_opponent in classic.items():
+        if opponent in by_opponent:
+            curve = by_opponent[opponent]["person_gives_by_round"]
+            ax.plot(np.arange(1, len(curve) + 1), curve, linestyle="--", label=f"classic: {name}")
+    ax.set_xlabel("round")
+    ax.set_ylabel("person's giving (cooperation / share invested)")
+    ax.set_title(f"{title}: against {opponent}, fidelity {top:g} (mean ± std over seeds)", fontsize=9)
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def plot_heatmaps(settings, rows, nll, opponents, path: Path, title: str) -> None:

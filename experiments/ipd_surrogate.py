@@ -55,6 +55,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-epochs", type=int, default=40)
     parser.add_argument("--patience", type=int, default=8)
     parser.add_argument("--batch-size", type=int, default=256, help="games per minibatch")
+    parser.add_argument("--context-noise", type=float, default=1.0,
+                        help="std of the noise on the payoffs and horizon in training (SurrogateSettings)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--small", action="store_true",
@@ -65,6 +67,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.hidden_sizes, args.max_epochs = [8], 3
     if args.folds < 2 or args.max_epochs < 1 or args.batch_size < 1 or args.patience < 1:
         parser.error("--folds must be at least 2; --max-epochs, --batch-size, --patience at least 1")
+    if args.context_noise < 0:
+        parser.error("--context-noise must be at least 0")
     return args
 
 
@@ -165,7 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     groups = [study_of[i] for i in sequences.ids]
     settings = SurrogateSettings(hidden_sizes=tuple(args.hidden_sizes), folds=args.folds,
                                  max_epochs=args.max_epochs, patience=args.patience,
-                                 batch_size=args.batch_size, seed=args.seed, anneal_lr=True)
+                                 batch_size=args.batch_size, seed=args.seed, anneal_lr=True,
+                                 context_noise=args.context_noise)
     args.out.mkdir(parents=True, exist_ok=True)
     config = {"argv": sys.argv[1:] if argv is None else argv, "data": provenance,
               "settings": settings.to_mapping(), "torch": torch.__version__,

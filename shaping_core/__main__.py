@@ -96,6 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--max-epochs", type=positive, default=150, help="default 150")
     fit.add_argument("--patience", type=positive, default=25,
                      help="stop a size after this many epochs without improvement (default 25)")
+    fit.add_argument("--batch-size", type=positive, default=32,
+                     help="sequences per minibatch (default 32; the 26,026 human IPD games: 256)")
+    fit.add_argument("--context-noise", type=float, default=0.0,
+                     help="std of the noise added to the participant context in training (the human "
+                          "IPD games: 1.0; docs/asymmetry.md)")
     fit.add_argument("--seed", type=nonnegative, default=0)
     fit.add_argument("--anneal-lr", action="store_true",
                      help="decay the step size linearly to 0 over --max-epochs (CV and refit alike), "
@@ -257,6 +262,7 @@ def _fit_surrogate(args: argparse.Namespace) -> dict:
         game = make_game(args.game, args.game_params)
         settings = SurrogateSettings(hidden_sizes=args.hidden_sizes, folds=args.folds,
                                      max_epochs=args.max_epochs, patience=args.patience,
+                                     batch_size=args.batch_size, context_noise=args.context_noise,
                                      seed=args.seed, device=args.device, anneal_lr=args.anneal_lr,
                                      mirror_options=not args.no_mirror_options)
     except (ParamsError, ValueError) as error:

@@ -44,6 +44,7 @@ import torch
 from .adversary_training import AdversarySettings, train_adversary
 from .data.sequences import TrialSequences
 from .games import Game, make_game
+from .games.ipd import memory_one, zero_determinant_fit
 from .learners import make_learner
 from .participants import ParticipantModel
 from .policies import make_policy
@@ -60,8 +61,11 @@ class SweepSettings:
     game: str = "ipd"
     """The game: "ipd" (true people: the human surrogate and IPD learners) or "trust" (true
     people: synthetic investors)."""
+    game_params: dict[str, Any] = field(default_factory=dict)
+    """The game's parameters; {} is the platform's default version (IPD: R, S, T, P = 3, 0, 5, 1
+    over 20 announced rounds; trust: 10 rounds)."""
     rounds: int | None = None
-    """Rounds per game; None keeps the game's default (IPD 20, trust 10)."""
+    """Rounds per game; None keeps game_params' (or the default)."""
     fidelities: tuple[float, ...] = (0.0, 0.01, 0.1, 1.0)
     """Fractions of the training games the adversary's surrogate is fitted on; 0 is an untrained
     network (a model that knows nothing of people)."""
@@ -121,7 +125,7 @@ class SweepSettings:
 
     def make_game(self, rounds: int | None = None) -> Game:
         rounds = rounds or self.rounds
-        return make_game(self.game, {} if rounds is None else {"rounds": rounds})
+        return make_game(self.game, {**self.game_params, **({} if rounds is None else {"rounds": rounds})})
 
 
 @dataclass(frozen=True)
@@ -163,6 +167,9 @@ class People:
     test: TrialSequences
     true_opponents: Callable[[Game], dict[str, ParticipantModel]]
     description: dict[str, Any] = field(default_factory=dict)
+    # What else to say about an adversary from its played episodes (the IPD: its memory-one
+    # strategy and how close it is to extortion).
+    describe: Callable[[Game, Episodes], dict[str, Any]] | None = None
 
 
 def _split(sequences: TrialSequences, test_share: float) -> tuple[TrialSequences, TrialSequences]:
@@ -191,7 +198,14 @@ def ipd_people(settings: SweepSettings) -> People:
 
     pool, test = _split(sequences, settings.test_share)
     return People(pool, test, opponents, {"data": sequences.provenance,
-                                          "true_surrogate": settings.true_surrogate})
+                                          "true_surrogate": settings.true_surrogate},
+                  describe=ipd_strategy)
+
+
+def ipd_strategy(game: Game, played: Episodes) -> dict[str, Any]:
+    """The adversary's memory-one strategy (from its own view) and its zero-determinant fit."""
+    strategy = memory_one(played.adversary_actions, played.participant_actions, played.active)
+    return {"memory_one": strategy, "zero_determinant": zero_determinant_fit(strategy, game.params)}
 
 
 # Synthetic investors: the population the trust game's surrogates are fitted on and the true
@@ -267,9 +281,11 @@ def fit_fidelity(settings: SweepSettings, people: People, fidelity: float,
 
 
 def measure(game: Game, adversary: Policy, person: ParticipantModel, episodes: int,
-            seed: int) -> dict[str, Any]:
+            seed: int, describe: Callable[[Game, Episodes], dict[str, Any]] | None = None
+            ) -> dict[str, Any]:
     """Points per round of each side (mean and std over episodes), joint welfare, how much each
-    side gave over the game, by thirds, and the build-then-betray index."""
+    side gave over the game, by round and by thirds, the build-then-betray index, and what
+    `describe` says of the adversary."""
     generator = torch.Generator().manual_seed(seed)
     played = play_episodes(game, person, adversary, episodes, generator=generator)
     rounds = played.lengths.float()
@@ -286,7 +302,10 @@ def measure(game: Game, adversary: Policy, person: ParticipantModel, episodes: i
         return out
 
     adversary_thirds = by_third(adversary_gives)
-    return {"adversary_points": float(mine.mean()), "adversary_points_std": float(mine.std()),
+    by_round = [float(person_gives[:, t][played.active[:, t]].mean())
+                for t in range(played.active.shape[1])]
+    return {**({} if describe is None else describe(game, played)),
+            "person_gives_by_round": by_round,"adversary_points": float(mine.mean()), "adversary_points_std": float(mine.std()),
             "person_points": float(theirs.mean()), "person_points_std": float(theirs.std()),
             "joint_points": float((mine + theirs).mean()),
             "person_gives": float(person_gives[played.active].mean()),
@@ -308,10 +327,12 @@ def run_cell(settings: SweepSettings, people: People, cell: Cell) -> dict[str, A
         gamma=settings.gamma if cell.gamma is None else cell.gamma,
         eval_episodes=settings.eval_episodes)
     adversary, curve = train_adversary(game, surrogate, adversary_settings, progress=False)
-    against = {name: measure(game, adversary, person, settings.eval_episodes, seed=cell.seed)
+    against = {name: measure(game, adversary, person, settings.eval_episodes, seed=cell.seed,
+                             describe=people.describe)
                for name, person in people.true_opponents(game).items()}
     against["own surrogate"] = measure(game, adversary, SurrogateParticipant(game, surrogate),
-                                       settings.eval_episodes, seed=cell.seed)
+                                       settings.eval_episodes, seed=cell.seed,
+                                       describe=people.describe)
     return {"cell": dataclasses.asdict(cell), "key": cell.key, "surrogate_nll": nll,
             "rounds": game.max_trials, "against": against,
             "final_training_return": curve[-1]["adversary_return"]}
@@ -322,7 +343,7 @@ def baselines(settings: SweepSettings, people: People, rounds: int | None = None
     game = settings.make_game(rounds)
     names = CLASSICS[settings.game]
     return {name: {opponent: measure(game, make_policy(name, game, params), person,
-                                     settings.eval_episodes, seed=0)
+                                     settings.eval_episodes, seed=0, describe=people.describe)
                    for opponent, person in people.true_opponents(game).items()}
             for name, params in names}
 

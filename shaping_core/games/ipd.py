@@ -82,6 +82,41 @@ class IPDParams(Params):
             raise GameParamsError(f"max_rounds must be at least 1, got {self.max_rounds}")
 
 
+MEMORY_ONE_STATES = ("start", "CC", "CD", "DC", "DD")  # (own, other's) previous actions
+
+
+def memory_one(own: Tensor, other: Tensor, active: Tensor) -> dict[str, float]:
+    """P(own cooperates | state) over the played trials ([B, T] each), the state being the start
+    or the previous round's (own, other's) actions; NaN for a state never visited."""
+    state = torch.where(torch.arange(own.shape[1], device=own.device) == 0, 0,
+                        1 + 2 * own.roll(1, dims=1) + other.roll(1, dims=1))
+    out = {}
+    for index, name in enumerate(MEMORY_ONE_STATES):
+        here = active & (state == index)
+        out[name] = float((own[here] == COOPERATE).float().mean()) if bool(here.any()) else float("nan")
+    return out
+
+
+def zero_determinant_fit(p: dict[str, float], params: IPDParams) -> dict[str, float]:
+    """How close a memory-one strategy (`memory_one`, from its own view) is to a zero-determinant
+    one (Press & Dyson 2012). p~ = (p_CC - 1, p_CD - 1, p_DC, p_DD) = a S_self + b S_other + c 1
+    makes the strategy enforce a s_self + b s_other + c = 0 on the long-run points, whatever the
+    other does. Least squares over the four states gives a, b, c; `slope` = -b / a is the
+    strategy's points per point of the other's along that line (extortion: slope > 1 with the
+    line through (P, P)), `intercept` its points where the other gets 0, and `residual` the RMS
+    misfit over the range of p~ (0: exactly zero-determinant). NaN if a state was never seen."""
+    r, s, t, q = params.reward, params.sucker, params.temptation, params.punishment
+    target = torch.tensor([p["CC"] - 1, p["CD"] - 1, p["DC"], p["DD"]], dtype=torch.float64)
+    if bool(target.isnan().any()):
+        return {"slope": float("nan"), "intercept": float("nan"), "residual": float("nan")}
+    design = torch.tensor([[r, r, 1], [s, t, 1], [t, s, 1], [q, q, 1]], dtype=torch.float64)
+    (a, b, c), *_ = torch.linalg.lstsq(design, target.unsqueeze(1)).solution.squeeze(1).unsqueeze(0)
+    residual = float((design @ torch.stack([a, b, c]) - target).pow(2).mean().sqrt())
+    if abs(float(a)) < 1e-9:
+        return {"slope": float("nan"), "intercept": float("nan"), "residual": residual}
+    return {"slope": float(-b / a), "intercept": float(-c / a), "residual": residual}
+
+
 class IteratedPrisonersDilemma(Game[IPDParams, State]):
     spec = GameSpec(
         name="ipd",

@@ -66,11 +66,14 @@ def test_the_surrogate_and_the_asymmetry_study_run_end_to_end(tmp_path, capsys):
             "--simulated-people", "20", "--jobs", "1"]
     asymmetry = load_experiment("asymmetry")
     asymmetry.main(argv)
-    for part in ("ipd", "trust"):
-        for name in ("config.json", "metrics.json", "table.md", "heatmaps.png"):
+    for part, fidelities in (("ipd", 2), ("ipd-study", 1), ("trust", 2)):
+        for name in ("config.json", "metrics.json", "table.md", "heatmaps.png", "person_by_round.png"):
             assert (out / part / name).is_file(), (part, name)
         cells = json.loads((out / part / "metrics.json").read_text())["cells"]
-        assert len(cells) == 2 * 3  # fidelities x (beta 0, beta 1, FAIR), one seed
+        assert len(cells) == fidelities * 3  # fidelities x (beta 0, beta 1, FAIR), one seed
+    assert "ZD slope" in (out / "ipd" / "table.md").read_text()
+    study = json.loads((out / "ipd-study" / "config.json").read_text())["settings"]["game_params"]
+    assert study["continuation_probability"] == 0.9
     assert len(list((out / "ipd" / "cells").glob("*.json"))) == 6
     ipd_opponents = json.loads((out / "ipd" / "metrics.json").read_text())["cells"][0]["against"]
     assert set(ipd_opponents) == {"human surrogate", "tit_for_tat_like", "win_stay_lose_shift",
@@ -82,7 +85,7 @@ def test_the_surrogate_and_the_asymmetry_study_run_end_to_end(tmp_path, capsys):
     # A second run finds every cell written and trains nothing.
     capsys.readouterr()
     asymmetry.main(argv)
-    assert capsys.readouterr().out.count("running 0") == 4  # ipd, trust and the two turn games
+    assert capsys.readouterr().out.count("running 0") == 5  # ipd, ipd-study, trust, two turn games
 
 
 def test_the_asymmetry_script_checks_its_arguments(tmp_path, capsys):

@@ -2,6 +2,7 @@
 measures (who gives what, build-then-betray) on adversaries whose answer is known."""
 
 import json
+import math
 
 import pytest
 import torch
@@ -9,9 +10,11 @@ import torch
 from shaping_core import asymmetry
 from shaping_core.asymmetry import Cell, SweepSettings, cells_of, measure, people_for, run_cell, run_sweep
 from shaping_core.games import make_game
+from shaping_core.games.ipd import memory_one, zero_determinant_fit
 from shaping_core.learners import make_learner
 from shaping_core.policies import make_policy
 from shaping_core.policies.base import Policy
+from shaping_core.simulation import play_episodes
 
 TINY = dict(game="trust", rounds=4, fidelities=(0.0, 1.0), betas=(0.0, 2.0), seeds=(0,),
             iterations=2, batch_size=16, eval_episodes=32, simulated_people=40,
@@ -88,3 +91,27 @@ def test_bad_sweep_settings_are_refused_with_the_reason():
         SweepSettings(**{**TINY, "game": "ipd"})
     with pytest.raises(ValueError, match="game must be"):
         SweepSettings(**{**TINY, "game": "bandit"})
+
+
+def test_the_memory_one_strategy_of_tit_for_tat_is_read_from_its_play():
+    game = make_game("ipd", {"rounds": 30})
+    played = play_episodes(game, make_learner("random", game), make_policy("tit_for_tat", game), 64,
+                           generator=torch.Generator().manual_seed(0))
+    strategy = memory_one(played.adversary_actions, played.participant_actions, played.active)
+    assert strategy == {"start": 1.0, "CC": 1.0, "CD": 0.0, "DC": 1.0, "DD": 0.0}
+
+
+@pytest.mark.parametrize("strategy, slope, intercept, exact", [
+    ((11 / 13, 1 / 2, 7 / 26, 0.0), 3.0, -2.0, True),  # Press & Dyson's extortioner, chi = 3
+    ((1.0, 0.0, 1.0, 0.0), 1.0, 0.0, True),  # tit-for-tat: equal points
+    ((1.0, 0.0, 0.0, 1.0), None, None, False),  # win-stay, lose-shift is not zero-determinant
+])
+def test_the_zero_determinant_fit_finds_extortion_and_fairness(strategy, slope, intercept, exact):
+    fit = zero_determinant_fit(dict(zip(("CC", "CD", "DC", "DD"), strategy)), make_game("ipd").params)
+    if exact:
+        assert fit["slope"] == pytest.approx(slope) and fit["intercept"] == pytest.approx(intercept, abs=1e-9)
+        assert fit["residual"] == pytest.approx(0, abs=1e-9)
+    else:
+        assert fit["residual"] > 0.3
+    assert math.isnan(zero_determinant_fit({"CC": 1.0, "CD": float("nan"), "DC": 0.0, "DD": 0.0},
+                                           make_game("ipd").params)["slope"])

@@ -137,3 +137,17 @@ def test_leaving_one_study_out_scores_each_study_on_a_model_fitted_without_it():
         leave_one_group_out(sequences, groups[:-1], 2, 2, settings)
     with pytest.raises(ValueError, match="at least 2 groups"):
         leave_one_group_out(sequences, ["A"] * 120, 2, 2, settings)
+
+
+def test_context_noise_regularises_only_surrogates_that_read_a_context():
+    sequences = _games(40, (0.55, 0.9))
+    plain = SurrogateSettings(hidden_sizes=(2,), batch_size=32, seed=0)
+    noisy = SurrogateSettings(hidden_sizes=(2,), batch_size=32, seed=0, context_noise=1.0)
+    weights = [train_surrogate(sequences, 2, 2, s).gru.weight_ih_l0 for s in (plain, noisy)]
+    assert not torch.equal(*weights)
+    blind = TrialSequences(sequences.game, sequences.participant_actions, sequences.participant_rewards,
+                           sequences.adversary_actions, sequences.ids)
+    weights = [train_surrogate(blind, 2, 2, s).gru.weight_ih_l0 for s in (plain, noisy)]
+    assert torch.equal(*weights)
+    with pytest.raises(ValueError, match="context_noise must be at least 0"):
+        SurrogateSettings(context_noise=-0.1)
