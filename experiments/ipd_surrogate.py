@@ -55,7 +55,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-epochs", type=int, default=40)
     parser.add_argument("--patience", type=int, default=8)
     parser.add_argument("--batch-size", type=int, default=256, help="games per minibatch")
-    parser.add_argument("--context-noise", type=float, default=1.0,
+    parser.add_argument("--context-noise", type=float, default=0.0,
                         help="std of the noise on the payoffs and horizon in training (SurrogateSettings)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
@@ -164,7 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     except DataFormatError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    provenance = sequences.provenance
+    command = " ".join(["python experiments/ipd_surrogate.py", *(sys.argv[1:] if argv is None else argv)])
+    provenance = {**sequences.provenance, "command": command}
     study_of = frame.groupby("participant")["study"].first()
     groups = [study_of[i] for i in sequences.ids]
     settings = SurrogateSettings(hidden_sizes=tuple(args.hidden_sizes), folds=args.folds,

@@ -2,7 +2,8 @@
 
     python experiments/train_default_policies.py --out out/default_policies \
         --bandit-data ../shared/data/bandit_choice_engineering.csv \
-        --gonogo-data ../shared/data/gonogo_self_regulation.csv.gz
+        --gonogo-data ../shared/data/gonogo_self_regulation.csv.gz \
+        --ipd-data ../shared/data/ipd_human_games.csv.gz
 
 The bandit's (with --bandit-data, the human data of Dezfouli, Nock & Dayan 2020) and go/no-go's
 (with --gonogo-data, the Self-Regulation Ontology's 418 people): a surrogate is fitted to the people
@@ -10,8 +11,10 @@ The bandit's (with --bandit-data, the human data of Dezfouli, Nock & Dayan 2020)
 are trained (seed 0): the bandit's robustly with PPO (`--population zoo`: the surrogate on half
 the episodes, the learner zoo's families on the rest), so that they shape people who learn
 differently from the surrogate (docs/loop.md, "Transfer to the learner zoo"); go/no-go's against
-the surrogate alone, MAX by fitted Q and AdAlign by PPO (why: PEOPLE). Their checkpoints record
-the data's sha256, the surrogate's held-out NLL and the population.
+the surrogate alone, MAX by fitted Q and AdAlign by PPO (why: PEOPLE). The IPD's (with --ipd-data,
+26,026 games from 7 studies) against the surrogate of those games, which reads each game's payoffs
+and horizon and so predicts people in the platform's own IPD (docs/asymmetry.md). Their checkpoints
+record the data's sha256, the surrogate's held-out NLL and the population.
 
 Every other game, and a game without its data: `offline_loop.py` with small settings:
 synthetic learners play the game's random baseline, a surrogate is fitted to their trials, and one
@@ -65,6 +68,9 @@ PEOPLE = {
                {"max": ("--method", "fitted-q", "--passes", "2", "--episodes", "4096", "--fit-steps", "150",
                         "--width", "64"),
                 "adalign": ()}),
+    "ipd": ("ipd-human-games", ("--hidden-sizes", "16", "--anneal-lr", "--batch-size", "256",
+                                "--max-epochs", "40", "--patience", "8"),
+            {"max": (), "fair": (), "adalign": ()}),
 }
 
 

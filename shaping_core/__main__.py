@@ -99,8 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--batch-size", type=positive, default=32,
                      help="sequences per minibatch (default 32; the 26,026 human IPD games: 256)")
     fit.add_argument("--context-noise", type=float, default=0.0,
-                     help="std of the noise added to the participant context in training (the human "
-                          "IPD games: 1.0; docs/asymmetry.md)")
+                     help="std of the noise added to the participant context in training (default 0; "
+                          "docs/asymmetry.md)")
     fit.add_argument("--seed", type=nonnegative, default=0)
     fit.add_argument("--anneal-lr", action="store_true",
                      help="decay the step size linearly to 0 over --max-epochs (CV and refit alike), "

@@ -83,11 +83,11 @@ class SurrogateSettings:
     # still on the sequences as recorded. Why: see the module docstring, step 2.
     mirror_options: bool = True
     # Standard deviation of Gaussian noise added to the participant context (the IPD's payoffs and
-    # horizon) of every training minibatch, so that predictions change smoothly with the game and
-    # a game unlike any in the data is not predicted with the confidence of the nearest study. On
-    # the human IPD games 1.0 lowered the mean leave-one-study-out NLL from 0.406 to 0.396 (it
-    # over-predicted first-round cooperation in studies whose people cooperated less than their
-    # payoffs suggest; docs/asymmetry.md). Ignored where the sequences carry no context.
+    # horizon) of every training minibatch, so that predictions change smoothly with the game and a
+    # game unlike any in the data is not predicted with the confidence of the nearest study.
+    # Ignored where the sequences carry no context. Not used for the shipped IPD surrogate: on the
+    # human games 1.0 lowered the mean leave-one-study-out NLL (0.406 to 0.397) but the surrogate
+    # stopped reading the horizon (docs/asymmetry.md).
     context_noise: float = 0.0
     device: str = "auto"  # "auto" (CUDA when available), "cpu" or "cuda"
 

@@ -5,6 +5,7 @@ import pytest
 
 from helpers import load_experiment
 from shaping_core.__main__ import build_parser
+from shaping_core.games import make_game
 
 
 @pytest.fixture(scope="module")
@@ -12,14 +13,14 @@ def script():
     return load_experiment("train_default_policies")
 
 
-@pytest.mark.parametrize("game", ["bandit", "gonogo"])
+@pytest.mark.parametrize("game", ["bandit", "gonogo", "ipd"])
 def test_the_commands_for_human_data_parse(script, game):
     data_format, fit_arguments, train_arguments = script.PEOPLE[game]
     parser = build_parser()
     fit = parser.parse_args(["fit-surrogate", "--game", game, "--data", "d.csv", "--data-format", data_format,
                              *fit_arguments, "--out", "s.pt"])
     assert fit.data_format == data_format
-    assert set(train_arguments) == {"max", "adalign"}
+    assert set(train_arguments) == {objective.value for objective in make_game(game).spec.objectives}
     for objective, arguments in train_arguments.items():
         train = parser.parse_args(["train-adversary", "--game", game, "--surrogate", "s.pt", "--objective",
                                    objective, *arguments, "--out", "a.pt"])

@@ -8,11 +8,15 @@ import torch
 
 from shaping_core.games import GAMES, make_game
 from shaping_core.learners import family, make_learner, zoo_for
+from shaping_core.policies import make_policy
 from shaping_core.policies.checkpoint import load_policy, read_checkpoint
 from shaping_core.simulation import play_episodes
+from shaping_core.surrogate.checkpoint import load_surrogate
+from shaping_core.surrogate.model import SurrogateParticipant
 from shaping_core.transfer import placement_by_part
 
 DEFAULTS = Path(__file__).resolve().parents[2] / "shaping_core" / "checkpoints" / "defaults"
+SURROGATES = DEFAULTS.parent / "surrogates"
 EXPECTED = [f"{game}-{objective}.pt" for game, cls in GAMES.items() for objective in cls.spec.objectives]
 LEARNER = {"bandit": "q_learning", "gonogo": "q_learning", "ipd": "q_learning", "trust": "investor"}
 
@@ -90,3 +94,40 @@ def test_the_gonogo_defaults_spread_their_no_go_trials_over_the_session(objectiv
     by_quarter = placement_by_part(game, episodes)[0]
     assert float(by_quarter.max()) < 0.75
     assert float(by_quarter[0]) > 0.02
+
+
+HUMAN_IPD_SHA256 = "cd8cb13757eb3aac60f4d553cc675f340dc04781eb23927f2649d44ef2523ee6"  # ipd_human_games.csv.gz
+
+
+def test_the_human_ipd_surrogate_ships_with_its_provenance_and_reads_the_game_it_plays():
+    """The true person of the asymmetry study (docs/asymmetry.md): fitted on all 26,026 games,
+    scored leave-one-study-out, and predicting the platform's own IPD through its context."""
+    loaded = load_surrogate(SURROGATES / "ipd-human.pt")
+    provenance = loaded.spec["provenance"]
+    assert provenance["sha256"] == HUMAN_IPD_SHA256 and provenance["participants"] == 26026
+    assert provenance["command"].startswith("python experiments/ipd_surrogate.py")
+    studies = loaded.spec["metrics"]["leave_one_study_out"]
+    assert [row["group"] for row in studies["studies"]] == ["AM", "BR", "DF", "DO", "FO", "FR", "KS"]
+    assert studies["mean"]["surrogate"] < studies["mean"]["memory_one"]
+    assert loaded.net.reads_context
+    game = make_game("ipd")
+    announced, endless = (play_episodes(g, SurrogateParticipant(g, loaded.net), make_policy("tit_for_tat", g),
+                                        512, generator=torch.Generator().manual_seed(0))
+                          for g in (game, make_game("ipd", {"continuation_probability": 0.95})))
+    # Against tit-for-tat, people defect in the announced last round more than midway through.
+    last = (announced.participant_actions[:, -1] == 1).float().mean()
+    middle = (announced.participant_actions[:, 10] == 1).float().mean()
+    assert last > middle + 0.1
+    assert bool(endless.active[:, 0].all())
+
+
+@pytest.mark.parametrize("objective", ["max", "fair", "adalign"])
+def test_the_ipd_defaults_were_trained_against_the_human_ipd_surrogate(objective):
+    spec = read_checkpoint(DEFAULTS / f"ipd-{objective}.pt")
+    assert spec["provenance"]["surrogate_provenance"]["sha256"] == HUMAN_IPD_SHA256
+    assert spec["surrogate"]["reads_context"]
+    trained, random = (spec["metrics"]["against_surrogate"][k] for k in ("trained", "random"))
+    if objective != "fair":  # FAIR trades its points for equal earnings
+        assert trained["adversary_return"] > random["adversary_return"]
+    else:
+        assert trained["earnings_gap"] < random["earnings_gap"]
