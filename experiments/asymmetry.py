@@ -176,10 +176,10 @@ def grid_table(settings, rows, classic, nll, opponents) -> str:
             for fidelity in settings.fidelities:
                 cells = [stats[(fidelity, o, b, None, None)] for o, b in _columns(settings)]
                 lines.append(f"| {fidelity_names[fidelity]} | "
-                             + " | ".join(_shown(m, s, n, "{:.2f}") for m, s, n in cells) + " |")
+                             + " | ".join(_shown(m, s, n, "{:.4g}") for m, s, n in cells) + " |")
             if opponent in next(iter(classic.values())):
                 lines.append("| classic: " + ", ".join(
-                    f"{name} {classic[name][opponent][measure]:.2f}" for name in classic) + " |"
+                    f"{name} {classic[name][opponent][measure]:.4g}" for name in classic) + " |"
                     + " |" * (len(_columns(settings)) - 1) + " |")
             lines.append("")
         lines += strategy_table(settings, rows, classic, opponent)
@@ -193,19 +193,21 @@ def strategy_table(settings, rows, classic, opponent) -> list[str]:
     chosen = [r for r in rows if r["cell"]["fidelity"] == top and "memory_one" in r["against"][opponent]]
     if not chosen:
         return []
-    lines = [f"adversary's memory-one strategy P(C | start, CC, CD, DC, DD) (its move first) and "
-             f"zero-determinant fit at fidelity {top:g}, mean over seeds; person's cooperation by "
-             "round: first, middle, last", "",
-             "| adversary | P(C): start, CC, CD, DC, DD | ZD slope | ZD intercept | ZD residual | "
+    lines = [f"adversary's memory-one strategy P(C | start, CC, CD, DC, DD) (its move first; mean "
+             f"over seeds) and zero-determinant fit (median over seeds) at fidelity {top:g}: the "
+             "line s_adversary - baseline = slope (s_person - baseline) it comes closest to "
+             "enforcing (extortion: baseline P, slope > 1; generosity: baseline R); person's "
+             "cooperation in the first, middle and last round", "",
+             "| adversary | P(C): start, CC, CD, DC, DD | ZD slope | ZD baseline | ZD misfit | "
              "person's cooperation (first, middle, last round) |", "|---|---|---:|---:|---:|---|"]
 
     def line(label, measures):
         p = {s: _mean_seen([m["memory_one"][s] for m in measures]) for s in measures[0]["memory_one"]}
-        zd = {k: _mean_seen([m["zero_determinant"][k] for m in measures])
-              for k in ("slope", "intercept", "residual")}
+        zd = {k: _median_seen([m["zero_determinant"][k] for m in measures])
+              for k in ("slope", "baseline", "residual")}
         rounds = np.mean([m["person_gives_by_round"] for m in measures], axis=0)
         return (f"| {label} | " + ", ".join(f"{v:.2f}" for v in p.values()) + f" | {zd['slope']:.2f} | "
-                f"{zd['intercept']:.2f} | {zd['residual']:.2f} | "
+                f"{zd['baseline']:.2f} | {zd['residual']:.2f} | "
                 f"{rounds[0]:.2f}, {rounds[len(rounds) // 2]:.2f}, {rounds[-1]:.2f} |")
 
     for objective, beta in _columns(settings):
@@ -216,6 +218,11 @@ def strategy_table(settings, rows, classic, opponent) -> list[str]:
         if opponent in by_opponent:
             lines.append(line(f"classic: {name}", [by_opponent[opponent]]))
     return lines + [""]
+
+
+def _median_seen(values: list[float]) -> float:
+    seen = [v for v in values if not np.isnan(v)]
+    return float(np.median(seen)) if seen else float("nan")
 
 
 def _mean_seen(values: list[float]) -> float:
@@ -265,7 +272,7 @@ def plot_heatmaps(settings, rows, nll, opponents, path: Path, title: str) -> Non
             ax = axes[i][j]
             image = ax.imshow(grid, cmap="viridis", aspect="auto")
             for (r, c), value in np.ndenumerate(grid):
-                ax.text(c, r, f"{value:.2f}", ha="center", va="center", fontsize=7, color="white")
+                ax.text(c, r, f"{value:.3g}", ha="center", va="center", fontsize=7, color="white")
             ax.set_xticks(range(len(columns)), [objective_label(o, b).replace("AdAlign ", "")
                                                 for o, b in columns], fontsize=7)
             ax.set_yticks(range(len(settings.fidelities)),

@@ -102,19 +102,24 @@ def zero_determinant_fit(p: dict[str, float], params: IPDParams) -> dict[str, fl
     one (Press & Dyson 2012). p~ = (p_CC - 1, p_CD - 1, p_DC, p_DD) = a S_self + b S_other + c 1
     makes the strategy enforce a s_self + b s_other + c = 0 on the long-run points, whatever the
     other does. Least squares over the four states gives a, b, c; `slope` = -b / a is the
-    strategy's points per point of the other's along that line (extortion: slope > 1 with the
-    line through (P, P)), `intercept` its points where the other gets 0, and `residual` the RMS
-    misfit over the range of p~ (0: exactly zero-determinant). NaN if a state was never seen."""
+    strategy's points per point of the other's along that line, `intercept` its points where the
+    other gets 0, `baseline` the level where both get the same (intercept / (1 - slope); the
+    line is s_self - baseline = slope * (s_other - baseline), Stewart & Plotkin's kappa:
+    extortion has baseline P and slope > 1, generosity baseline R) and `residual` the RMS misfit
+    (0: exactly zero-determinant). NaN where undefined or a state was never seen."""
     r, s, t, q = params.reward, params.sucker, params.temptation, params.punishment
     target = torch.tensor([p["CC"] - 1, p["CD"] - 1, p["DC"], p["DD"]], dtype=torch.float64)
+    nan = float("nan")
     if bool(target.isnan().any()):
-        return {"slope": float("nan"), "intercept": float("nan"), "residual": float("nan")}
+        return {"slope": nan, "intercept": nan, "baseline": nan, "residual": nan}
     design = torch.tensor([[r, r, 1], [s, t, 1], [t, s, 1], [q, q, 1]], dtype=torch.float64)
     (a, b, c), *_ = torch.linalg.lstsq(design, target.unsqueeze(1)).solution.squeeze(1).unsqueeze(0)
     residual = float((design @ torch.stack([a, b, c]) - target).pow(2).mean().sqrt())
     if abs(float(a)) < 1e-9:
-        return {"slope": float("nan"), "intercept": float("nan"), "residual": residual}
-    return {"slope": float(-b / a), "intercept": float(-c / a), "residual": residual}
+        return {"slope": nan, "intercept": nan, "baseline": nan, "residual": residual}
+    slope, intercept = float(-b / a), float(-c / a)
+    baseline = intercept / (1 - slope) if abs(1 - slope) > 1e-9 else nan
+    return {"slope": slope, "intercept": intercept, "baseline": baseline, "residual": residual}
 
 
 class IteratedPrisonersDilemma(Game[IPDParams, State]):

@@ -110,6 +110,8 @@ def test_the_zero_determinant_fit_finds_extortion_and_fairness(strategy, slope, 
     fit = zero_determinant_fit(dict(zip(("CC", "CD", "DC", "DD"), strategy)), make_game("ipd").params)
     if exact:
         assert fit["slope"] == pytest.approx(slope) and fit["intercept"] == pytest.approx(intercept, abs=1e-9)
+        if slope != 1.0:  # the extortioner's line meets the diagonal at P = 1
+            assert fit["baseline"] == pytest.approx(1.0)
         assert fit["residual"] == pytest.approx(0, abs=1e-9)
     else:
         assert fit["residual"] > 0.3
