@@ -76,6 +76,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--surrogate-steps", type=int, help="override the surrogates' training steps")
     parser.add_argument("--simulated-people", type=int, help="override the trust game's investors")
     parser.add_argument("--jobs", type=int, default=2, help="cells run side by side")
+    parser.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu",
+                        help="where each cell trains and plays (with cuda, --jobs 1 per GPU)")
     parser.add_argument("--data", type=Path, default=DATA, help="the human IPD games")
     parser.add_argument("--true-surrogate", type=Path, default=TRUE_SURROGATE)
     args = parser.parse_args(argv)
@@ -99,6 +101,7 @@ def sweep_settings(args: argparse.Namespace, game: str) -> SweepSettings:
             size[name] = getattr(args, name)
     if game == "ipd-study":
         game, size["game_params"], size["fidelities"] = "ipd", STUDY_IPD, (1.0,)
+    size["device"] = args.device
     paths = dict(data=str(args.data), true_surrogate=str(args.true_surrogate)) if game == "ipd" else {}
     try:
         return SweepSettings(game=game, **size, **paths)
@@ -274,7 +277,8 @@ def plot_heatmaps(settings, rows, nll, opponents, path: Path, title: str) -> Non
             for (r, c), value in np.ndenumerate(grid):
                 ax.text(c, r, f"{value:.3g}", ha="center", va="center", fontsize=7, color="white")
             ax.set_xticks(range(len(columns)), [objective_label(o, b).replace("AdAlign ", "")
-                                                for o, b in columns], fontsize=7)
+                                                .replace(" (β=0)", "") for o, b in columns],
+                          fontsize=7, rotation=30)
             ax.set_yticks(range(len(settings.fidelities)),
                           [f"{f:g} (NLL {nll[f][0]:.3f})" for f in settings.fidelities], fontsize=7)
             ax.set_title(f"{opponent}: {label}", fontsize=8)
@@ -297,25 +301,34 @@ def turn_part(args, argv) -> None:
         _write_common(folder, settings, people, argv, started)
         cells = turn_cells(settings, args.horizons, args.small)
         rows = run_sweep(settings, folder, cells, jobs=args.jobs)
-        results[game] = (settings, rows, list(rows[0]["against"]))
+        # The classic adversaries at each horizon: the index of an adversary that only
+        # reciprocates (tit-for-tat against people who defect at the end) is not zero.
+        classic = {rounds: baselines(settings, people, rounds) for rounds in args.horizons}
+        results[game] = (settings, rows, list(rows[0]["against"]), classic)
     metrics, lines = {}, []
-    for game, (settings, rows, opponents) in results.items():
+    for game, (settings, rows, opponents, classic) in results.items():
         metrics[game] = {"cells": rows, "summary": {
             opponent: {json.dumps(list(k)): list(v) for k, v in
                        summarize(rows, opponent, "build_then_betray").items()}
-            for opponent in opponents}}
+            for opponent in opponents}, "baselines": {str(r): c for r, c in classic.items()}}
+        names = list(next(iter(classic.values())))
         for opponent in opponents:
             lines += [f"### {game}, against {opponent}: build-then-betray index (the adversary's "
                       "giving in the first third minus the last third), mean ± std over "
-                      f"{len(settings.seeds)} seeds", "",
-                      "| rounds | discount | MAX (β=0) | AdAlign β=1 | FAIR |", "|---:|---:|---:|---:|---:|"]
+                      f"{len(settings.seeds)} seeds; classic adversaries beside them", "",
+                      "| rounds | discount | MAX (β=0) | AdAlign β=1 | FAIR | "
+                      + " | ".join(f"classic: {name}" for name in names) + " |",
+                      "|---:|---:|---:|---:|---:|" + "---:|" * len(names)]
             stats = summarize(rows, opponent, "build_then_betray")
             for rounds in sorted({r["cell"]["rounds"] for r in rows}):
                 for gamma in sorted({r["cell"]["gamma"] for r in rows}, reverse=True):
                     values = [stats[(1.0, o, b, rounds, gamma)] for o, b in
                               (("adalign", 0.0), ("adalign", 1.0), ("fair", 0.0))]
+                    reference = [f"{classic[rounds][name][opponent]['build_then_betray']:+.3f}"
+                                 if opponent in classic[rounds][name] else "" for name in names]
                     lines.append(f"| {rounds} | {gamma:g} | "
-                                 + " | ".join(_shown(m, s, n, "{:+.3f}") for m, s, n in values) + " |")
+                                 + " | ".join(_shown(m, s, n, "{:+.3f}") for m, s, n in values)
+                                 + " | " + " | ".join(reference) + " |")
             lines.append("")
     folder = args.out / "turn"
     (folder / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
@@ -326,7 +339,7 @@ def turn_part(args, argv) -> None:
 
 def plot_turn(results, path: Path) -> None:
     fig, axes = plt.subplots(1, len(results), figsize=(5.5 * len(results), 3.8), squeeze=False)
-    for ax, (game, (settings, rows, opponents)) in zip(axes[0], results.items()):
+    for ax, (game, (settings, rows, opponents, classic)) in zip(axes[0], results.items()):
         opponent = opponents[0]
         stats = summarize(rows, opponent, "build_then_betray")
         gamma = 1.0
@@ -336,6 +349,9 @@ def plot_turn(results, path: Path) -> None:
             stds = [stats[(1.0, objective, beta, h, gamma)][1] for h in horizons]
             ax.errorbar(horizons, means, yerr=stds, marker="o", capsize=3,
                         label=objective_label(objective, beta))
+        for name in next(iter(classic.values())):
+            ax.plot(horizons, [classic[h][name][opponent]["build_then_betray"] for h in horizons],
+                    linestyle="--", marker=".", label=f"classic: {name}")
         ax.axhline(0, color="grey", linewidth=0.8)
         ax.set_xlabel("rounds (announced to the adversary; the game's length)")
         ax.set_ylabel("giving, first third − last third")

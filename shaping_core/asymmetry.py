@@ -43,6 +43,7 @@ import torch
 
 from .adversary_training import AdversarySettings, train_adversary
 from .data.sequences import TrialSequences
+from .devices import resolve_device
 from .games import Game, make_game
 from .games.ipd import memory_one, zero_determinant_fit
 from .learners import make_learner
@@ -101,6 +102,8 @@ class SweepSettings:
     """IPD: the human games file (format ipd-human-games)."""
     true_surrogate: str = ""
     """IPD: checkpoint of the surrogate fitted on all the human games (the true person)."""
+    device: str = "cpu"
+    """Where cells train and play: "cpu", "cuda" or "auto" (CUDA when available)."""
 
     def __post_init__(self):
         self.fidelities, self.betas, self.seeds = (tuple(float(f) for f in self.fidelities),
@@ -120,6 +123,7 @@ class SweepSettings:
                      "batch_size", "adversary_hidden", "eval_episodes", "simulated_people"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        resolve_device(self.device)  # a clear error now rather than in every cell
         if self.game == "ipd" and not (self.data and self.true_surrogate):
             raise ValueError("the IPD sweep needs data (the human games) and true_surrogate")
 
@@ -264,7 +268,7 @@ def fit_fidelity(settings: SweepSettings, people: People, fidelity: float,
     untrained one at 0), and its NLL per decision on the held-out games."""
     surrogate_settings = SurrogateSettings(hidden_sizes=(settings.surrogate_hidden,),
                                            batch_size=settings.surrogate_batch, seed=seed,
-                                           anneal_lr=True, max_epochs=1)
+                                           anneal_lr=True, max_epochs=1, device=settings.device)
     n = round(fidelity * people.pool.n_sequences)
     if n == 0:
         torch.manual_seed(seed)
@@ -277,17 +281,18 @@ def fit_fidelity(settings: SweepSettings, people: People, fidelity: float,
         epochs = max(1, math.ceil(settings.surrogate_steps / math.ceil(n / settings.surrogate_batch)))
         surrogate_settings.max_epochs = epochs
         net = train_surrogate(games, settings.surrogate_hidden, epochs, surrogate_settings)
-    return net, evaluate_surrogate(net, people.test)["nll_per_choice"]
+    return net.cpu(), evaluate_surrogate(net.cpu(), people.test)["nll_per_choice"]
 
 
 def measure(game: Game, adversary: Policy, person: ParticipantModel, episodes: int,
-            seed: int, describe: Callable[[Game, Episodes], dict[str, Any]] | None = None
-            ) -> dict[str, Any]:
+            seed: int, describe: Callable[[Game, Episodes], dict[str, Any]] | None = None,
+            device: torch.device | str = "cpu") -> dict[str, Any]:
     """Points per round of each side (mean and std over episodes), joint welfare, how much each
     side gave over the game, by round and by thirds, the build-then-betray index, and what
     `describe` says of the adversary."""
-    generator = torch.Generator().manual_seed(seed)
-    played = play_episodes(game, person, adversary, episodes, generator=generator)
+    generator = torch.Generator(device=device).manual_seed(seed)
+    played = play_episodes(game, person, adversary, episodes, generator=generator, device=device)
+    played = Episodes(**{f.name: getattr(played, f.name).cpu() for f in dataclasses.fields(played)})
     rounds = played.lengths.float()
     mine, theirs = played.adversary_return() / rounds, played.participant_return() / rounds
     person_gives, adversary_gives = game.cooperation(played.participant_actions, played.adversary_actions)
@@ -319,6 +324,7 @@ def run_cell(settings: SweepSettings, people: People, cell: Cell) -> dict[str, A
     """Train the cell's adversary against its fidelity's surrogate and play it against every
     true opponent. The same settings, people and cell give the same numbers."""
     torch.manual_seed(cell.seed)
+    device = resolve_device(settings.device)
     game = settings.make_game(cell.rounds)
     surrogate, nll = fit_fidelity(settings, people, cell.fidelity, cell.seed)
     adversary_settings = AdversarySettings(
@@ -326,13 +332,14 @@ def run_cell(settings: SweepSettings, people: People, cell: Cell) -> dict[str, A
         batch_size=settings.batch_size, hidden_size=settings.adversary_hidden, seed=cell.seed,
         gamma=settings.gamma if cell.gamma is None else cell.gamma,
         eval_episodes=settings.eval_episodes)
-    adversary, curve = train_adversary(game, surrogate, adversary_settings, progress=False)
+    adversary, curve = train_adversary(game, surrogate, adversary_settings, progress=False,
+                                       device=device)
     against = {name: measure(game, adversary, person, settings.eval_episodes, seed=cell.seed,
-                             describe=people.describe)
+                             describe=people.describe, device=device)
                for name, person in people.true_opponents(game).items()}
     against["own surrogate"] = measure(game, adversary, SurrogateParticipant(game, surrogate),
                                        settings.eval_episodes, seed=cell.seed,
-                                       describe=people.describe)
+                                       describe=people.describe, device=device)
     return {"cell": dataclasses.asdict(cell), "key": cell.key, "surrogate_nll": nll,
             "rounds": game.max_trials, "against": against,
             "final_training_return": curve[-1]["adversary_return"]}
