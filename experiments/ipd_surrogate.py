@@ -9,7 +9,7 @@ scored on people it was not fitted on, beside the constant and memory-one predic
    epochs (shaping_core/surrogate/fit.py); the refit on every game is the surrogate, written to
    `surrogate.pt` with its provenance.
 2. Leave-one-study-out: a network of the chosen size and epochs is trained on six studies and
-   scored on the seventh, for each study. The data hold no person ids (one person played many
+   scored on the seventh, for each study and each of `--loso-seeds` training seeds. The data hold no person ids (one person played many
    games), so random-sequence folds share people between training and test; the study folds do
    not, and they also hold out payoff matrices and horizons. They are never used for selection.
 3. What the refit predicts for the first round of every study's game and of the platform's own
@@ -21,6 +21,7 @@ Writes config.json, metrics.json, table.md, nll_by_study.png and surrogate.pt to
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import platform
 import sys
@@ -58,15 +59,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--context-noise", type=float, default=0.0,
                         help="std of the noise on the payoffs and horizon in training (SurrogateSettings)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--loso-seeds", type=int, default=3,
+                        help="training seeds of each leave-one-study-out fold (seed, seed + 1, ...)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--small", action="store_true",
                         help="one hidden size (8), 3 epochs at most: a quick end-to-end check")
     parser.add_argument("--out", required=True, type=Path)
     args = parser.parse_args(argv)
     if args.small:
-        args.hidden_sizes, args.max_epochs = [8], 3
-    if args.folds < 2 or args.max_epochs < 1 or args.batch_size < 1 or args.patience < 1:
-        parser.error("--folds must be at least 2; --max-epochs, --batch-size, --patience at least 1")
+        args.hidden_sizes, args.max_epochs, args.loso_seeds = [8], 3, 2
+    if args.folds < 2 or min(args.max_epochs, args.batch_size, args.patience, args.loso_seeds) < 1:
+        parser.error("--folds must be at least 2; --max-epochs, --batch-size, --patience, "
+                     "--loso-seeds at least 1")
     if args.context_noise < 0:
         parser.error("--context-noise must be at least 0")
     return args
@@ -114,16 +118,29 @@ def _p_first(net, context) -> float:
     return float(torch.softmax(logits[:, 0], dim=-1)[:, 0].mean())
 
 
+def loso_rows(by_seed: list[list[dict]]) -> list[dict]:
+    """Each study's row with the surrogate's NLL as the mean (and std) over the training seeds;
+    the constant and memory-one predictors have no seed."""
+    rows = []
+    for study_rows in zip(*by_seed):
+        values = [row["surrogate"] for row in study_rows]
+        rows.append({**study_rows[0], "surrogate": float(np.mean(values)),
+                     "surrogate_std": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0,
+                     "surrogate_by_seed": values})
+    return rows
+
+
 def format_table(metrics: dict) -> str:
-    lines = ["| held out | games | choices | constant | memory-one | surrogate | surrogate − memory-one |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| held out | games | choices | constant | memory-one | surrogate (mean ± std over "
+             "training seeds) | surrogate − memory-one |", "|---|---:|---:|---:|---:|---:|---:|"]
     for row in metrics["leave_one_study_out"]["studies"]:
         lines.append(f"| study {row['group']} | {row['sequences']} | {row['choices']} | "
-                     f"{row['constant']:.4f} | {row['memory_one']:.4f} | {row['surrogate']:.4f} | "
-                     f"{row['surrogate'] - row['memory_one']:+.4f} |")
+                     f"{row['constant']:.4f} | {row['memory_one']:.4f} | {row['surrogate']:.4f} ± "
+                     f"{row['surrogate_std']:.4f} | {row['surrogate'] - row['memory_one']:+.4f} |")
     mean = metrics["leave_one_study_out"]["mean"]
     lines.append(f"| **mean over studies** | | | {mean['constant']:.4f} | {mean['memory_one']:.4f} | "
-                 f"{mean['surrogate']:.4f} | {mean['surrogate'] - mean['memory_one']:+.4f} |")
+                 f"{mean['surrogate']:.4f} ± {mean['surrogate_std']:.4f} | "
+                 f"{mean['surrogate'] - mean['memory_one']:+.4f} |")
     random_cv = metrics["random_sequence_cv"]
     lines.append(f"| random games ({random_cv['folds']} folds, mean ± std) | | | "
                  f"{random_cv['constant']:.4f} ± {random_cv['constant_std']:.4f} | "
@@ -187,10 +204,14 @@ def main(argv: list[str] | None = None) -> int:
                  "surrogate_std": fit.metrics["nll_per_choice_std"],
                  "accuracy": fit.metrics["accuracy"], "cv_table": fit.cv_table,
                  **random_fold_baselines(sequences, fit.folds)}
-    studies = leave_one_group_out(sequences, groups, fit.hidden_size, fit.epochs, settings,
-                                  progress=True)
+    by_seed = [leave_one_group_out(sequences, groups, fit.hidden_size, fit.epochs,
+                                   dataclasses.replace(settings, seed=seed), progress=True)
+               for seed in range(args.seed, args.seed + args.loso_seeds)]
+    studies = loso_rows(by_seed)
     mean = {key: float(np.mean([row[key] for row in studies]))
             for key in ("constant", "memory_one", "surrogate")}
+    per_seed = [float(np.mean([row["surrogate"] for row in rows])) for rows in by_seed]
+    mean["surrogate_std"] = float(np.std(per_seed, ddof=1)) if len(per_seed) > 1 else 0.0
     beaten = [row["group"] for row in studies if row["surrogate"] < row["memory_one"]]
     metrics = {"random_sequence_cv": random_cv,
                "leave_one_study_out": {"studies": studies, "mean": mean,

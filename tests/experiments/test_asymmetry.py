@@ -53,6 +53,8 @@ def test_the_surrogate_and_the_asymmetry_study_run_end_to_end(tmp_path, capsys):
     studies = metrics["leave_one_study_out"]["studies"]
     assert [row["group"] for row in studies] == ["AA", "BB", "CC"]
     assert all(row["memory_one"] < row["constant"] for row in studies)
+    assert all(len(row["surrogate_by_seed"]) == 2 for row in studies)  # --small: two training seeds
+    assert studies[0]["surrogate_by_seed"][0] != studies[0]["surrogate_by_seed"][1]
     assert set(metrics["first_round_p_cooperate"]) == {"AA", "BB", "CC",
                                                        "platform default (R3 S0 T5 P1, 20 rounds)"}
     for name in ("config.json", "table.md", "nll_by_study.png", "surrogate.pt"):
