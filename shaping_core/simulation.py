@@ -2,28 +2,24 @@
 
 This is the vectorised environment of the training loop and the evaluator: thousands of model
 participants (synthetic learners or the human surrogate, shaping_core/participants.py) play the
-batched game rules against one adversary policy. Each trial follows the game's turn order:
-
-- SIMULTANEOUS (IPD): both decide from history, then the trial is played;
-- ADVERSARY_FIRST (bandit, go/no-go): the adversary sets up the trial, then the participant
-  chooses, seeing the cue if the game shows one;
-- PARTICIPANT_FIRST (trust): the participant chooses, then the adversary responds to it.
-
-The adversary samples only actions the rules allow (`sample_actions` with the game's mask), so the
+batched game rules against one adversary policy. Each trial is played by `stepper.Stepper` in the
+game's turn order, as in live play. The adversary samples only actions the rules allow, so the
 applied action is the one it chose. Episodes of different lengths run until all are done; a done
 episode's trials are marked in `active` and earn nothing.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-from .games import Game, TurnOrder
+from .games import Game
 from .participants import ParticipantModel, participant_view
-from .policies.base import Policy, sample_actions
+from .policies.base import Policy
+from .stepper import Stepper
 
 
 @dataclass
@@ -54,26 +50,20 @@ class Episodes:
 
 @torch.no_grad()
 def play_episodes(game: Game, participant: ParticipantModel, adversary: Policy, batch_size: int, *,
-                  generator: torch.Generator | None = None,
-                  device: torch.device | str = "cpu") -> Episodes:
-    """Play `batch_size` episodes of `participant` against `adversary`."""
-    order = game.spec.turn_order
-    state = game.init(batch_size, generator=generator, device=device)
+                  generator: torch.Generator | None = None, device: torch.device | str = "cpu",
+                  lengths: Tensor | None = None, adversary_seeds: Sequence[int] | None = None) -> Episodes:
+    """Play `batch_size` episodes of `participant` against `adversary`.
+
+    To play episodes as the live server played them: `lengths` gives each episode's length (else
+    drawn with `generator`), and `adversary_seeds` each episode's seed, from which the adversary's
+    draws are made trial by trial as in live play (else with `generator`)."""
+    stepper = Stepper(game, adversary)
+    state = game.init(batch_size, generator=generator, device=device, length=lengths)
     p_state = participant.reset(batch_size, generator=generator, device=device)
     a_state = adversary.reset(batch_size, device)
     record: dict[str, list[Tensor]] = {k: [] for k in ("pa", "aa", "pr", "ar", "on", "f", "lp", "m")}
 
-    def adversary_turn(participant_action: Tensor | None):
-        nonlocal a_state
-        observation = game.observe(state, participant_action)
-        probs, a_state, features = adversary.act_with_features(observation, a_state)
-        action = sample_actions(probs, observation.action_mask, generator)
-        record["f"].append(features)
-        record["lp"].append(probs.gather(1, action[:, None]).squeeze(1).clamp_min(1e-12).log())
-        record["m"].append(observation.action_mask)
-        return action
-
-    def participant_turn(adversary_action: Tensor | None):
+    def participant_turn(adversary_action: Tensor | None) -> Tensor:
         nonlocal p_state
         probs, p_state = participant.act(participant_view(game, state, adversary_action), p_state)
         return torch.multinomial(probs, 1, generator=generator).squeeze(1)
@@ -83,28 +73,25 @@ def play_episodes(game: Game, participant: ParticipantModel, adversary: Policy, 
     # every trial, saves a reduction per trial on the CPU and a host-device sync per trial on CUDA.
     n_trials = int((state.length - state.trial).max()) if batch_size else 0
     for _ in range(n_trials):
-        if order is TurnOrder.PARTICIPANT_FIRST:
+        if stepper.participant_sees_adversary:
+            pending = stepper.decide(state, a_state, generator=generator, seeds=adversary_seeds)
+            p_action = participant_turn(pending.action)
+        else:  # the participant chooses first (in simultaneous games, without seeing the adversary)
             p_action = participant_turn(None)
-            a_action = adversary_turn(p_action)
-        elif order is TurnOrder.ADVERSARY_FIRST:
-            a_action = adversary_turn(None)
-            p_action = participant_turn(a_action)
-        else:
-            p_action = participant_turn(None)
-            a_action = adversary_turn(None)
+            pending = stepper.decide(state, a_state, p_action, generator, seeds=adversary_seeds)
+        a_state = pending.policy_state
         active = ~state.done
-        state, result = game.step(state, p_action, a_action)
+        state, result = stepper.finish(state, p_action, pending.action)
+        record["f"].append(pending.features)
+        record["lp"].append(pending.probs.gather(1, pending.action[:, None]).squeeze(1).clamp_min(1e-12).log())
+        record["m"].append(pending.observation.action_mask)
         record["pa"].append(p_action)
         record["aa"].append(result.adversary_action)
         record["pr"].append(result.participant_reward)
         record["ar"].append(result.adversary_reward)
         record["on"].append(active)
 
-    # The features after the last trial, for bootstrapping critics.
-    final_action = (torch.zeros(batch_size, dtype=torch.long, device=state.device)
-                    if order is TurnOrder.PARTICIPANT_FIRST else None)
-    observation = game.observe(state, final_action)
-    record["f"].append(adversary.act_with_features(observation, a_state)[2])
+    record["f"].append(stepper.final_features(state, a_state))
     stacked = {k: torch.stack(v, dim=1) for k, v in record.items()}
     return Episodes(
         participant_actions=stacked["pa"], adversary_actions=stacked["aa"],
