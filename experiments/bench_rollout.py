@@ -5,7 +5,7 @@ A rollout is what adversary training and evaluation run (shaping_core/simulation
 human surrogate (a GRU) choosing for every participant against one adversary. For each game this
 times two adversaries:
 
-- the game's classic baseline (`BASELINES` in shaping_core/adversary_training.py), and
+- the game's classic baseline (`Game.baseline_adversary`), and
 - a `ShapingAdversary`, the trained adversaries' architecture: a GRU policy that also runs its own
   copy of the surrogate every trial (its cost does not depend on whether it was trained).
 
@@ -44,7 +44,6 @@ import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from shaping_core.adversary_training import BASELINES  # noqa: E402
 from shaping_core.games import GAMES, make_game  # noqa: E402
 from shaping_core.policies import make_policy  # noqa: E402
 from shaping_core.policies.base import Policy  # noqa: E402
@@ -62,7 +61,7 @@ def build(game_name: str, adversary_kind: str, surrogate_hidden: int, shaping_hi
     participant = SurrogateParticipant(game, SurrogateNet(game, surrogate_hidden).eval())
     adversary: Policy
     if adversary_kind == "baseline":
-        name, params = BASELINES[game_name]
+        name, params = game.baseline_adversary
         adversary = make_policy(name, game, params)
     else:
         # Its own copy of the surrogate, as a trained shaping adversary carries.
@@ -72,7 +71,7 @@ def build(game_name: str, adversary_kind: str, surrogate_hidden: int, shaping_hi
 
 
 def adversary_label(game_name: str, adversary_kind: str) -> str:
-    return BASELINES[game_name][0] if adversary_kind == "baseline" else "shaping"
+    return make_game(game_name).baseline_adversary[0] if adversary_kind == "baseline" else "shaping"
 
 
 def _sync(device: torch.device) -> None:
@@ -146,7 +145,7 @@ def main(argv=None) -> dict:
               "omp_wait_policy": os.environ["OMP_WAIT_POLICY"],
               "load_average_at_start": os.getloadavg(),
               "seeds": {"networks": args.seed, "rollouts": f"{args.seed} + repeat index"},
-              "baselines": {g: BASELINES[g][0] for g in args.games}}
+              "baselines": {g: make_game(g).baseline_adversary[0] for g in args.games}}
     (args.out / "config.json").write_text(json.dumps(config, indent=2))
     print(f"device {device} ({config['device_name']}), {config['threads']} threads, "
           f"torch {torch.__version__}, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")

@@ -125,7 +125,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Everything that can be checked before a server starts; parser.error exits with status 2."""
-    from shaping_core.adversary_training import BASELINES
     from shaping_core.games import GAMES, make_game
     from shaping_core.learners import LEARNERS, make_learner
     from shaping_core.params import ParamsError
@@ -136,8 +135,8 @@ def check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -
         game = make_game(args.game, args.game_params)
     except ParamsError as error:
         parser.error(f"--game-params: {error}")
-    if "max" not in game.spec.objectives or args.game not in BASELINES:
-        parser.error(f"--game {args.game}: no MAX objective or no random baseline to compare with")
+    if "max" not in game.spec.objectives:
+        parser.error(f"--game {args.game}: no MAX objective")
     if args.learner not in LEARNERS:
         parser.error(f"--learner: unknown learner {args.learner!r}; expected one of {', '.join(LEARNERS)}")
     if args.game not in LEARNERS[args.learner].games:
@@ -433,8 +432,9 @@ def measure_of(game_name: str) -> tuple[str, str]:
     """(key, label) of the game's measure: the adversary's points per trial read as the bandit's
     target-choice rate and go/no-go's error rate (docs/data.md: adversary_reward), and as the
     adversary's points per episode elsewhere."""
-    return {"bandit": ("target_rate", "target-choice rate"),
-            "gonogo": ("error_rate", "error rate")}.get(game_name, ("adversary_points", "adversary points"))
+    from shaping_core.games import GAMES
+
+    return GAMES[game_name].spec.headline_rate or ("adversary_points", "adversary points")
 
 
 def per_participant(frame, game_name: str):
@@ -575,8 +575,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     import pandas as pd
     import torch
 
-    from shaping_core.adversary_training import BASELINES
-
     started = time.perf_counter()
     torch.set_num_threads(args.threads)  # the bots' learners and the evaluations run here
     out: Path = args.out
@@ -592,7 +590,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     runner = Runner(out, env)
     game = args.game
     key, label = measure_of(game)
-    baseline, baseline_params = BASELINES[game]
+    from shaping_core.games import make_game
+
+    baseline, baseline_params = make_game(game, args.game_params).baseline_adversary
     policy_name = f"loop-{game}-max-seed{args.seed}"
     seeds = {"bots_study1": args.seed, "bots_study2": args.seed + 1, "surrogate": args.seed,
              "adversary": args.seed, "evaluation": args.seed + 2, "bootstrap": args.seed + 3}

@@ -45,7 +45,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from shaping_core.adversary_training import (  # noqa: E402
-    BASELINES, evaluate, method_settings, misplaced_option, run_training)
+    evaluate, method_settings, misplaced_option, run_training)
 from shaping_core.algorithms.fitted_q import check_game  # noqa: E402
 from shaping_core.data import DATA_FORMATS, DataFormatError, load_sequences  # noqa: E402
 from shaping_core.devices import resolve_device  # noqa: E402
@@ -59,12 +59,6 @@ from shaping_core.surrogate.checkpoint import load_surrogate, save_surrogate  # 
 from shaping_core.surrogate.fit import (  # noqa: E402
     SurrogateSettings, fit_surrogate, format_cv_table, write_fit_report)
 from shaping_core.surrogate.model import SurrogateParticipant  # noqa: E402
-
-# The figures reported per game: what the adversary is after, and what both sides earn.
-MEASURES = {"bandit": ("target_rate",), "gonogo": ("error_rate",),
-            "trust": ("adversary_return", "participant_return", "earnings_gap"),
-            "ipd": ("adversary_return", "participant_return", "earnings_gap")}
-
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -141,7 +135,7 @@ def load_data(args: argparse.Namespace, out: Path):
     game = args.game_obj
     path, data_format = args.data, args.data_format
     if args.learner_obj is not None:
-        baseline_name, baseline_params = BASELINES[game.spec.name]
+        baseline_name, baseline_params = game.baseline_adversary
         frame = simulate_trials(game, args.learner_obj, make_policy(baseline_name, game, baseline_params),
                                 args.participants, seed=args.data_seed)
         path, data_format = out / "data.parquet", "platform"
@@ -152,8 +146,16 @@ def load_data(args: argparse.Namespace, out: Path):
         sys.exit(f"error: {error}")
 
 
-def measures(game_name: str, summary: dict[str, float]) -> dict[str, float]:
-    return {key: summary[key] for key in MEASURES[game_name]}
+def measure_keys(game) -> tuple[str, ...]:
+    """The figures reported: the rate the adversary is after, or, where both sides earn, both
+    sides' points and the gap between them."""
+    if game.spec.headline_rate is not None:
+        return (game.spec.headline_rate[0],)
+    return ("adversary_return", "participant_return", "earnings_gap")
+
+
+def measures(game, summary: dict[str, float]) -> dict[str, float]:
+    return {key: summary[key] for key in measure_keys(game)}
 
 
 def spread(values: list[float]) -> dict[str, Any]:
@@ -207,7 +209,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         return {name: evaluate(game, policy, opponent, args.eval_episodes, seed=args.data_seed + 1)
                 for name, opponent in opponents.items()}
 
-    baseline_name, baseline_params = BASELINES[game.spec.name]
+    baseline_name, baseline_params = game.baseline_adversary
     results: dict[str, Any] = {"baseline": {"name": baseline_name,
                                             **evaluated(make_policy(baseline_name, game, baseline_params))}}
     for objective in args.objectives:
@@ -230,11 +232,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         **{key: fit_metrics[key] for key in ("nll_per_choice", "nll_per_choice_std",
                                              "baseline_nll_per_choice", "accuracy")}}}
     for opponent in opponents:
-        summary[opponent] = {"baseline": measures(game.spec.name, results["baseline"][opponent])}
+        summary[opponent] = {"baseline": measures(game, results["baseline"][opponent])}
         for objective in args.objectives:
-            per_seed = [measures(game.spec.name, run[opponent]) for run in results[objective]]
+            per_seed = [measures(game, run[opponent]) for run in results[objective]]
             summary[opponent][objective] = {key: spread([m[key] for m in per_seed])
-                                            for key in MEASURES[game.spec.name]}
+                                            for key in measure_keys(game)}
     summary["seconds"] = round(time.perf_counter() - started, 1)
     (out / "metrics.json").write_text(json.dumps({"summary": summary, "runs": results,
                                                   "surrogate": fit_metrics}, indent=2) + "\n")
@@ -249,7 +251,7 @@ def plot(summary: dict[str, Any], opponents: list[str], objectives: list[str], p
     import matplotlib.pyplot as plt
 
     game = summary["game"]
-    keys = MEASURES[game]
+    keys = measure_keys(make_game(game))
     fig, axes = plt.subplots(len(keys), len(opponents), figsize=(4.5 * len(opponents), 3.4 * len(keys)),
                              squeeze=False)
     for row, key in enumerate(keys):

@@ -56,11 +56,6 @@ from .simulation import Episodes, play_episodes
 from .surrogate.model import SurrogateNet, SurrogateParticipant
 from .transfer import TrainingPopulation, evaluate_against_zoo, placement_by_part
 
-# The classic adversary each game's trained ones are compared with: random, within the rules.
-BASELINES = {"ipd": ("random", {"p_cooperate": 0.5}), "bandit": ("random_schedule", {}),
-             "gonogo": ("random_schedule", {}), "trust": ("random_repayment", {})}
-
-
 @dataclass
 class AdversarySettings(AdAlignSettings):
     """PPO (and, for ADALIGN, Advantage Alignment) settings for a GRU adversary.
@@ -184,14 +179,7 @@ def summarize(game: Game, episodes: Episodes) -> dict[str, float]:
            "participant_return": float(participant.mean()),
            "participant_return_std": float(participant.std()),
            "episodes": adversary.shape[0]}
-    trials = episodes.lengths.float()
-    if game.spec.name == "bandit":
-        out["target_rate"] = float((adversary / trials).mean())
-    if game.spec.name == "gonogo":
-        out["error_rate"] = float((adversary / trials).mean())
-    if game.spec.name in ("trust", "ipd"):
-        out["earnings_gap"] = float((participant - adversary).abs().mean())
-    return out
+    return {**out, **game.headline(participant, adversary, episodes.lengths.float())}
 
 
 def evaluate(game: Game, adversary: Policy, participant: ParticipantModel, episodes: int, *,
@@ -286,7 +274,7 @@ def run_training(*, game: Game, surrogate: SurrogateNet, surrogate_spec: dict[st
         adversary, curve = train_adversary(game, surrogate, settings, device=device, population=trained_against)
     seconds = time.perf_counter() - started
     participant = SurrogateParticipant(game, surrogate)
-    baseline_name, baseline_params = BASELINES[game.spec.name]
+    baseline_name, baseline_params = game.baseline_adversary
     evaluation = {
         "trained": evaluate(game, adversary, participant, settings.eval_episodes,
                             seed=settings.seed + 1, device=device),

@@ -24,7 +24,7 @@ import torch
 from torch import Tensor
 
 from . import budget
-from .base import GameParamsError, GameSpec, Objective, Params, Sight, TurnOrder
+from .base import GameParamsError, GameSpec, Objective, Params, Sight, TrialMeasure, TurnOrder
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,13 @@ class ChoiceEngineeringBandit(budget.BudgetedGame[BanditParams]):
         objectives=(Objective.MAX, Objective.ADALIGN),
         participant_sees=Sight.NOTHING,
         public_params=(),  # the rewards per option and the target option stay hidden
+        counterbalanced_sides=True,
+        headline_rate=("target_rate", "target-choice rate"),
     )
+    baseline_adversary = ("random_schedule", {})
+    # adversary_reward is 1 exactly when the participant chose the target option.
+    trial_measures = (TrialMeasure("target_choice", "target option chosen",
+                                   lambda frame, game: frame["adversary_reward"].astype(float)),)
     params_class = BanditParams
 
     @property
@@ -90,3 +96,6 @@ class ChoiceEngineeringBandit(budget.BudgetedGame[BanditParams]):
         # Only the chosen option's reward is revealed, never the other option's assignment.
         return {"your_choice": self.spec.participant_actions[participant_action],
                 "points": participant_reward}
+
+    def read_feedback(self, feedback):
+        return self.spec.participant_actions.index(feedback["your_choice"]), -1

@@ -84,6 +84,24 @@ class GameSpec:
     # Names of the numbers `Game.participant_context` gives: what a person knows about the game
     # they are in (payoffs, horizon), for models of people fitted across many such games.
     participant_context: tuple[str, ...] = ()
+    # Whether the participant's options swap screen sides for every other participant of a
+    # condition (games whose options a person tells apart only by what they earned; `Game.mirror`
+    # maps such trials onto one side).
+    counterbalanced_sides: bool = False
+    # The adversary's points per trial read as the rate it is after, (key, label): the bandit's
+    # target-choice rate, go/no-go's error rate. None in games where both sides earn points, whose
+    # headline figures are both sides' points and the gap between them.
+    headline_rate: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class TrialMeasure:
+    """A number per trial of the exported trial table (docs/data.md), reported per condition by
+    trial and per participant (webapp/studies/report.py)."""
+
+    name: str
+    label: str
+    values: Callable[[Any, Game], Any]  # (trial DataFrame, game) -> one value per row, NaN where undefined
 
 
 @dataclass(frozen=True)
@@ -219,6 +237,27 @@ class Game(ABC, Generic[ParamsT, StateT]):
     ) -> tuple[StateT, StepResult]:
         """Play one trial for every episode in the batch."""
 
+    @property
+    @abstractmethod
+    def baseline_adversary(self) -> tuple[str, dict[str, Any]]:
+        """The classic adversary that trained ones are compared with and that practice blocks are
+        played against: random within the rules. A policy name (shaping_core/policies) and its
+        parameters."""
+
+    @property
+    @abstractmethod
+    def trial_measures(self) -> tuple[TrialMeasure, ...]:
+        """What a study's report shows of each trial (the IPD's cooperation, the bandit's target
+        choice, ...)."""
+
+    def headline(self, participant_return: Tensor, adversary_return: Tensor, trials: Tensor) -> dict[str, float]:
+        """The game's headline figures over episodes (each side's points and the trials played,
+        [B]): the rate the adversary is after (`spec.headline_rate`), or, where both sides earn,
+        the mean gap between their points."""
+        if self.spec.headline_rate is not None:
+            return {self.spec.headline_rate[0]: float((adversary_return / trials).mean())}
+        return {"earnings_gap": float((participant_return - adversary_return).abs().mean())}
+
     def effective_participant_action(self, action: int, reaction_time_ms: float | None) -> int:
         """The action a participant's response counts as, given its reaction time. Most games
         take the response as it is; a game with a response window overrides this."""
@@ -267,6 +306,23 @@ class Game(ABC, Generic[ParamsT, StateT]):
         everything = self.params.to_mapping()
         return {name: everything[name] for name in self.spec.public_params}
 
+    @property
+    def response_window_ms(self) -> float | None:
+        """The time a participant has to respond on each trial, or None where they may take their
+        time. A response after it counts as `no_response_action`."""
+        return None
+
+    @property
+    def no_response_action(self) -> int | None:
+        """The action recorded when a participant lets the response window pass (sent without a
+        reaction time), or None in games without a window."""
+        return None
+
+    def instructions_context(self) -> dict[str, Any]:
+        """What the game's instructions page shows beyond its public parameters (a worked
+        example, a percentage to print); nothing by default."""
+        return {}
+
     def participant_cue(self, adversary_action: int) -> dict[str, Any]:
         """What the participant sees of the adversary's move *before* choosing (an
         ADVERSARY_FIRST game's stimulus). Nothing by default."""
@@ -281,6 +337,12 @@ class Game(ABC, Generic[ParamsT, StateT]):
         adversary_reward: float,
     ) -> dict[str, Any]:
         """What the participant is told after the trial: never more than the rules reveal."""
+
+    @abstractmethod
+    def read_feedback(self, feedback: Mapping[str, Any]) -> tuple[int, int]:
+        """The inverse of `participant_feedback`, for bots and readers of what participants saw:
+        the participant's recorded action and the adversary's action as shown to them (-1 where
+        the feedback does not show it)."""
 
     # --- helpers for subclasses ---------------------------------------------------------------
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from torch import Tensor
 
 from . import budget
-from .base import GameParamsError, GameSpec, Objective, Params, Sight, TurnOrder
+from .base import GameParamsError, GameSpec, Objective, Params, Sight, TrialMeasure, TurnOrder
 
 WITHHOLD, RESPOND = 0, 1
 GO, NOGO = 0, 1
@@ -54,7 +54,13 @@ class GoNoGo(budget.BudgetedGame[GoNoGoParams]):
         objectives=(Objective.MAX, Objective.ADALIGN),
         participant_sees=Sight.CUE,
         public_params=("response_window_ms",),  # how many trials are no-go stays hidden
+        headline_rate=("error_rate", "error rate"),
     )
+    baseline_adversary = ("random_schedule", {})
+    # An error (a response on a no-go trial or none on a go trial) is the trial that pays nothing.
+    trial_measures = (TrialMeasure("error", "error rate (commission + omission)",
+                                   lambda frame, game: (frame["participant_reward"] == 0).astype(float)),)
+    no_response_action = WITHHOLD
     params_class = GoNoGoParams
 
     @property
@@ -100,3 +106,11 @@ class GoNoGo(budget.BudgetedGame[GoNoGoParams]):
         return {"stimulus": self.spec.adversary_actions[adversary_action],
                 "your_choice": self.spec.participant_actions[participant_action],
                 "correct": participant_reward > 0, "points": participant_reward}
+
+    def read_feedback(self, feedback):
+        return (self.spec.participant_actions.index(feedback["your_choice"]),
+                self.spec.adversary_actions.index(feedback["stimulus"]))
+
+    @property
+    def response_window_ms(self):
+        return self.params.response_window_ms

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from .base import Game, GameParamsError, GameSpec, Objective, Params, Sight, State, TurnOrder
+from .base import Game, GameParamsError, GameSpec, Objective, Params, Sight, State, TrialMeasure, TurnOrder
 
 COOPERATE, DEFECT = 0, 1
 
@@ -134,6 +134,9 @@ class IteratedPrisonersDilemma(Game[IPDParams, State]):
         public_params=("reward", "sucker", "temptation", "punishment", "continuation_probability"),
         participant_context=CONTEXT_FEATURES,
     )
+    baseline_adversary = ("random", {"p_cooperate": 0.5})
+    trial_measures = (TrialMeasure("cooperation", "cooperation rate",
+                                   lambda frame, game: (frame["participant_action"] == "C").astype(float)),)
     params_class = IPDParams
 
     @property
@@ -203,3 +206,11 @@ class IteratedPrisonersDilemma(Game[IPDParams, State]):
         names = self.spec.adversary_actions
         return {"your_choice": names[participant_action], "other_choice": names[adversary_action],
                 "points": participant_reward, "other_points": adversary_reward}
+
+    def read_feedback(self, feedback):
+        names = self.spec.adversary_actions
+        return names.index(feedback["your_choice"]), names.index(feedback["other_choice"])
+
+    def instructions_context(self):
+        p = self.params.continuation_probability
+        return {} if p is None else {"continuation_percent": f"{p * 100:.4g}%"}

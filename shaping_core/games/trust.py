@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from .base import Game, GameParamsError, GameSpec, Objective, Params, Sight, State, TurnOrder
+from .base import Game, GameParamsError, GameSpec, Objective, Params, Sight, State, TrialMeasure, TurnOrder
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,16 @@ class TrustGame(Game[TrustParams, State]):
         objectives=(Objective.MAX, Objective.FAIR, Objective.ADALIGN),
         participant_sees=Sight.PREVIOUS,
         public_params=("endowment", "multiplier", "return_fractions"),
+    )
+    baseline_adversary = ("random_repayment", {})
+    trial_measures = (
+        TrialMeasure("investment", "investment (fraction of endowment)",
+                     lambda frame, game: frame["participant_action_index"] / game.params.endowment),
+        # The fraction of the multiplied investment returned: undefined where nothing was invested.
+        TrialMeasure("return_fraction", "return fraction (rounds with an investment)",
+                     lambda frame, game: frame["adversary_action_index"].map(
+                         dict(enumerate(game.params.return_fractions))).astype(float)
+                     .where(frame["participant_action_index"] > 0)),
     )
     params_class = TrustParams
 
@@ -115,3 +125,19 @@ class TrustGame(Game[TrustParams, State]):
         return {"invested": participant_action, "multiplied": multiplied,
                 "returned": fraction * multiplied, "return_fraction": fraction,
                 "points": participant_reward, "other_points": adversary_reward}
+
+    def read_feedback(self, feedback):
+        # Actions are the amounts 0..endowment, so the investment is its own index; fractions
+        # round-trip through JSON exactly, so plain equality finds the trustee's action.
+        return int(feedback["invested"]), list(self.params.return_fractions).index(feedback["return_fraction"])
+
+    def instructions_context(self):
+        """The worked round of the instructions, computed by the rules themselves: invest half the
+        endowment, get back the middle share."""
+        invested = self.params.endowment // 2
+        share = len(self.params.return_fractions) // 2
+        _, result = self.step(self.init(1), torch.tensor([invested]), torch.tensor([share]))
+        feedback = self.participant_feedback(invested, share, float(result.participant_reward[0]),
+                                             float(result.adversary_reward[0]))
+        return {"example": {**feedback, "kept": self.params.endowment - invested,
+                            "share": self.spec.adversary_actions[share]}}

@@ -63,7 +63,7 @@ class WinStayLoseShift(ParticipantModel):
         """One participant (`values`: epsilon) in the bandit as a Markov chain, exactly
         (algorithms/bandit_dp.py; `grid` is unused). States: 0 before the first trial, then
         1 + 2 * previous choice + its reward."""
-        if self.game.spec.name != "bandit":
+        if self.game.spec.name not in self.tabular_games:
             raise ParticipantParamsError(f"{self.label}: a tabular form exists for the bandit only")
         epsilon = float(values["epsilon"])
         rows = [[0.5, 0.5]]

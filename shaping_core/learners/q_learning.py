@@ -1,12 +1,13 @@
 """A Q-learner with a softmax choice rule and perseveration: the workhorse model of human choice
 in reinforcement-learning tasks (e.g. the baselines of Dezfouli, Nock & Dayan 2020).
 
-The learner keeps a table Q[s, a] per episode. Its state s on a trial is what it knows before
-choosing:
+The learner keeps a table Q[s, a] per episode. Its state s on a trial is what the game shows of
+the adversary before the choice (`GameSpec.participant_sees`):
 
-    bandit   one state: Q over the two options
-    gonogo   the trial's stimulus (view.cue: go / no-go)
-    ipd      the adversary's previous move: C, D, or "start" before the first round
+    nothing (bandit)    one state: Q over the two options
+    the cue (gonogo)    the trial's stimulus (view.cue: go / no-go)
+    the previous move   the adversary's previous move, or "start" before the first round
+      (ipd)             (C, D, start)
 
 Choice on a trial in state s, after previous own action a' (none on the first trial):
 
@@ -40,12 +41,10 @@ import torch
 from torch import Tensor
 
 from ..algorithms.bandit_dp import TabularLearner
-from ..games import Game
-from ..games.gonogo import RESPOND
+from ..games import Game, Sight
 from ..participants import ParticipantModel, ParticipantParamsError, ParticipantView
 from .base import LearnerParams, Range, draw_all, one_hot_or_zero
 
-START = 2  # the IPD's state before the first round (C = 0 and D = 1 are the adversary's moves)
 DEFAULT_RESPOND_PRIOR = 0.8  # go/no-go's initial Q of responding when respond_prior is unset
 
 
@@ -98,34 +97,39 @@ class QLearner(ParticipantModel):
 
     def __init__(self, game: Game, params=None):
         super().__init__(game, params)
-        game_name = game.spec.name
-        if game_name != "gonogo" and self.params.respond_prior is not None:
-            raise ParticipantParamsError(f"{self.label}: respond_prior applies to go/no-go only")
-        if game_name != "ipd" and self.params.gamma != (0.0, 0.0):
+        sees = game.spec.participant_sees
+        # A prepotent response exists where one action is the absence of a response (go/no-go).
+        self.responding = None if game.no_response_action is None else 1 - game.no_response_action
+        if self.responding is None and self.params.respond_prior is not None:
+            raise ParticipantParamsError(f"{self.label}: respond_prior applies to games with a response "
+                                         f"window (go/no-go) only")
+        if sees is not Sight.PREVIOUS and self.params.gamma != (0.0, 0.0):
             raise ParticipantParamsError(
-                f"{self.label}: gamma applies to the IPD only (in {game.spec.label} the next "
-                "state does not depend on the choice)")
-        self.n_states = {"bandit": 1, "gonogo": len(game.spec.adversary_actions), "ipd": 3}[game_name]
+                f"{self.label}: gamma applies to games whose next state is the adversary's reply "
+                f"(the IPD) only (in {game.spec.label} the next state does not depend on the choice)")
+        n_adversary = len(game.spec.adversary_actions)
+        self.start = n_adversary  # the state before the first trial where the state is the previous move
+        self.n_states = {Sight.NOTHING: 1, Sight.CUE: n_adversary, Sight.PREVIOUS: n_adversary + 1}[sees]
         self.reward_scale = float(game.reward_scale)
 
     def reset(self, batch_size, *, generator=None, device="cpu") -> QState:
         drawn = draw_all(self.params, batch_size, generator, device,
                          defaults={"respond_prior": DEFAULT_RESPOND_PRIOR})
         q = torch.zeros(batch_size, self.n_states, self.n_actions, device=device)
-        if self.game.spec.name == "gonogo":
-            q[:, :, RESPOND] = drawn["respond_prior"].unsqueeze(1)
+        if self.responding is not None:
+            q[:, :, self.responding] = drawn["respond_prior"].unsqueeze(1)
         return QState(q=q, previous_state=torch.zeros(batch_size, dtype=torch.long, device=device),
                       alpha=drawn["alpha"], beta=drawn["beta"], kappa=drawn["kappa"],
                       gamma=drawn["gamma"])
 
     def state_index(self, view: ParticipantView) -> Tensor:
         """[B] long: the row of Q this trial's choice reads."""
-        name = self.game.spec.name
-        if name == "bandit":
+        sees = self.game.spec.participant_sees
+        if sees is Sight.NOTHING:
             return torch.zeros_like(view.trial)
-        if name == "gonogo":
+        if sees is Sight.CUE:
             return view.cue
-        return torch.where(view.last_seen < 0, START, view.last_seen)
+        return torch.where(view.last_seen < 0, self.start, view.last_seen)
 
     def act(self, view: ParticipantView, state: QState) -> tuple[Tensor, QState]:
         rows = torch.arange(view.trial.shape[0], device=view.trial.device)
@@ -155,7 +159,7 @@ class QLearner(ParticipantModel):
         previous choice (none, option0, option1), numbered (q0 * grid + q1) * 3 + previous. An
         update moves one Q between two grid points; the next state is the linear interpolation
         of the two nodes."""
-        if self.game.spec.name != "bandit":
+        if self.game.spec.name not in self.tabular_games:
             raise ParticipantParamsError(f"{self.label}: a tabular form exists for the bandit only "
                                          f"(its state there is two Q values and the last choice)")
         if grid < 2:

@@ -477,3 +477,39 @@ def test_fixed_length_ipd_refuses_another_replayed_length():
 def test_trust_action_labels_stay_distinct_for_close_fractions():
     game = make_game("trust", {"return_fractions": [0.0, 0.121, 0.124, 1.0]})
     assert game.spec.adversary_actions == ("0%", "12.1%", "12.4%", "100%")
+
+
+# --- what each game declares ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["ipd", "bandit", "gonogo", "trust"])
+def test_games_declare_what_code_outside_them_needs(name):
+    from shaping_core.policies import make_policy
+
+    game = make_game(name)
+    actions = torch.tensor([0, 1])
+    # Screen sides are counterbalanced exactly where trials can be mirrored onto one side.
+    assert game.spec.counterbalanced_sides == (game.mirror(actions, actions) is not None)
+    # The baseline adversary is a policy that plays this game.
+    baseline, params = game.baseline_adversary
+    assert make_policy(baseline, game, params).game is game
+    # The headline: the adversary's points per trial as a rate, or the gap between the two sides.
+    headline = game.headline(torch.tensor([3.0, 1.0]), torch.tensor([1.0, 2.0]), torch.tensor([4.0, 4.0]))
+    if game.spec.headline_rate is None:
+        assert headline == {"earnings_gap": 1.5}
+    else:
+        assert headline == {game.spec.headline_rate[0]: 0.375}
+    # A response window goes with the action recorded when it passes.
+    assert (game.response_window_ms is None) == (game.no_response_action is None)
+    assert game.trial_measures and all(m.name and m.label for m in game.trial_measures)
+
+
+@pytest.mark.parametrize("name", ["ipd", "bandit", "gonogo", "trust"])
+def test_read_feedback_inverts_participant_feedback(name):
+    import json
+
+    game = make_game(name)
+    shown = game.spec.participant_sees.name != "NOTHING"
+    for p_action in range(len(game.spec.participant_actions)):
+        for a_action in range(len(game.spec.adversary_actions)):
+            feedback = json.loads(json.dumps(game.participant_feedback(p_action, a_action, 1.0, 2.0)))
+            assert game.read_feedback(feedback) == (p_action, a_action if shown else -1)

@@ -134,9 +134,9 @@ def test_views_rebuilt_from_messages_equal_the_rulebooks(game_name):
         previous = _roundtrip({"trial": trial, **game.participant_feedback(
             p_action, int(result.adversary_action[0]), float(result.participant_reward[0]),
             float(result.adversary_reward[0]))})
-        assert moves.own_action(game, previous) == p_action
-        if game.spec.participant_sees is not Sight.NOTHING:
-            assert moves.shown_adversary_action(game, previous) == int(result.adversary_action[0])
+        own, shown = game.read_feedback(previous)
+        assert own == p_action
+        assert shown == (-1 if game.spec.participant_sees is Sight.NOTHING else int(result.adversary_action[0]))
         trial += 1
     assert trial == game.max_trials
 
@@ -163,14 +163,14 @@ def test_choice_messages_per_game():
     assert {f["choice"] for f in rts} == {"respond"}
     values = [f["rt_ms"] for f in rts]
     # Inside the window (so a chosen response is never turned into an omission), never below the floor.
-    assert min(values) >= moves.GONOGO_RT_MIN_MS and max(values) <= 399.0
+    assert min(values) >= moves.TIMED_RT_MIN_MS and max(values) <= 399.0
     assert max(values) == 399.0  # the window clips some draws (mean 350, sd 60)
 
     trust = make_game("trust", {"rounds": 4, "endowment": 20})
     for amount in (0, 7, 20):
         fields = moves.choice_fields(trust, amount, g)
         assert fields["choice"] == str(amount) and fields["rt_ms"] > 0
-    assert moves.own_action(trust, {"invested": 7}) == 7
+    assert trust.read_feedback(_roundtrip(trust.participant_feedback(7, 2, 0.0, 0.0))) == (7, 2)
 
     assert Move(trial=3, action=1, choice="D", rt_ms=12.5).message() == {
         "type": "choice", "trial": 3, "choice": "D", "rt_ms": 12.5}

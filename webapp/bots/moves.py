@@ -26,10 +26,10 @@ import torch
 from shaping_core.games import Game, Sight, make_game
 from shaping_core.participants import ParticipantView
 
-# Reaction times the bot reports. Go/no-go's is the one the game scores: a quick press, drawn
-# around a typical human go RT and kept inside the response window, so that a "respond" chosen
-# by the model is recorded as a response, not turned into an omission by an unlucky draw.
-GONOGO_RT_MEAN_MS, GONOGO_RT_SD_MS, GONOGO_RT_MIN_MS = 350.0, 60.0, 150.0
+# Reaction times the bot reports. In games with a response window (go/no-go) the game scores it:
+# a quick press, drawn around a typical human go RT and kept inside the window, so that a response
+# chosen by the model is recorded as one, not turned into an omission by an unlucky draw.
+TIMED_RT_MEAN_MS, TIMED_RT_SD_MS, TIMED_RT_MIN_MS = 350.0, 60.0, 150.0
 # Elsewhere the RT is only recorded: a deliberate choice, log-normal around 800 ms.
 CHOICE_RT_MEDIAN_MS, CHOICE_RT_LOG_SD = 800.0, 0.35
 
@@ -49,27 +49,6 @@ def game_from_state(state: Mapping[str, Any]) -> Game:
 
 # --- reading feedback ---------------------------------------------------------------------------
 
-def own_action(game: Game, feedback: Mapping[str, Any]) -> int:
-    """The participant's recorded action of a trial, as an index (go/no-go: a late press is
-    recorded, and shown, as a withhold)."""
-    if game.spec.name == "trust":
-        return int(feedback["invested"])  # actions "0".."endowment": the index is the amount
-    return game.spec.participant_actions.index(feedback["your_choice"])
-
-
-def shown_adversary_action(game: Game, feedback: Mapping[str, Any]) -> int:
-    """The adversary's move of a trial as the participant was shown it, or -1 if never shown."""
-    name = game.spec.name
-    if name == "ipd":
-        return game.spec.adversary_actions.index(feedback["other_choice"])
-    if name == "trust":
-        # Fractions round-trip through JSON exactly, so plain equality finds the trustee's action.
-        return list(game.params.return_fractions).index(feedback["return_fraction"])
-    if name == "gonogo":
-        return game.spec.adversary_actions.index(feedback["stimulus"])
-    return -1  # bandit: the reward schedule stays hidden
-
-
 def cue_action(game: Game, cue: Mapping[str, Any]) -> int:
     """The adversary's move of the current trial shown before choosing (go/no-go), else -1."""
     if game.spec.participant_sees is Sight.CUE:
@@ -85,8 +64,9 @@ def view(game: Game, trial: int, previous: Mapping[str, Any] | None,
     if previous is None:
         last_action, last_reward, last_seen = -1, 0.0, -1
     else:
-        last_action, last_reward = own_action(game, previous), float(previous["points"])
-        last_seen = -1 if sight is Sight.NOTHING else shown_adversary_action(game, previous)
+        last_action, shown = game.read_feedback(previous)
+        last_reward = float(previous["points"])
+        last_seen = -1 if sight is Sight.NOTHING else shown
     return ParticipantView(
         trial=torch.tensor([trial]),
         last_action=torch.tensor([last_action]),
@@ -108,16 +88,17 @@ def choice_fields(game: Game, action: int, generator: torch.Generator) -> dict[s
     """The `choice` and `rt_ms` fields of a choice message for an action index.
 
     Choices go by name, as the browser sends them; the trust game's names are the amounts
-    "0".."endowment", so its investment is the action index itself. A go/no-go withhold is what
-    the browser sends when the response window runs out: "withhold" with rt_ms null.
+    "0".."endowment", so its investment is the action index itself. The game's no-response action
+    (go/no-go's withhold) is what the browser sends when the response window runs out, with rt_ms
+    null.
     """
     name = game.spec.participant_actions[action]
-    if game.spec.name == "gonogo":
-        if name == "withhold":
-            return {"choice": name, "rt_ms": None}
-        window = game.params.response_window_ms
-        rt = GONOGO_RT_MEAN_MS + GONOGO_RT_SD_MS * _normal(generator)
-        return {"choice": name, "rt_ms": round(min(max(rt, GONOGO_RT_MIN_MS), window - 1.0), 1)}
+    if action == game.no_response_action:
+        return {"choice": name, "rt_ms": None}
+    window = game.response_window_ms
+    if window is not None:
+        rt = TIMED_RT_MEAN_MS + TIMED_RT_SD_MS * _normal(generator)
+        return {"choice": name, "rt_ms": round(min(max(rt, TIMED_RT_MIN_MS), window - 1.0), 1)}
     rt = CHOICE_RT_MEDIAN_MS * math.exp(CHOICE_RT_LOG_SD * _normal(generator))
     return {"choice": name, "rt_ms": round(rt, 1)}
 

@@ -127,7 +127,7 @@ class Player:
     def _past_cue(self, feedback: Mapping[str, Any]) -> dict[str, Any]:
         """The cue a completed trial showed, recovered from its feedback."""
         if self.game.spec.participant_sees is Sight.CUE:
-            return self.game.participant_cue(moves.shown_adversary_action(self.game, feedback))
+            return self.game.participant_cue(self.game.read_feedback(feedback)[1])
         return {}
 
     def _finish(self, debrief_url: str | None) -> None:

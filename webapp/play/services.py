@@ -25,7 +25,6 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from shaping_core.adversary_training import BASELINES
 from shaping_core.policies import make_policy
 from webapp.studies.models import Participant, Study
 from webapp.studies.services import ending_due
@@ -98,7 +97,7 @@ def practice_load(*, participant: Participant) -> LiveGame | None:
                                           participant_action__isnull=False).order_by("index"))
     if len(completed) >= game.max_trials:
         return None
-    baseline, baseline_params = BASELINES[game.spec.name]
+    baseline, baseline_params = game.baseline_adversary
     return LiveGame.replay(game, make_policy(baseline, game, baseline_params),
                            seed=participant.seed ^ PRACTICE_SEED_BIT, length=game.max_trials,
                            trials=_stored(completed), practice=True)

@@ -7,7 +7,6 @@ page is cached: every entry of the browser's history is a GET that Back fetches 
 from the debrief shows the debrief, never a stale step.
 """
 
-import torch
 from django.conf import settings
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -110,19 +109,4 @@ def _instructions_context(participant):
                  for i, q in enumerate(study.comprehension_questions)]
     context = {"game": game, "params": game.params, "questions": questions,
                "practice_trials": practice_length(study=study)}
-    if game.spec.name == "ipd" and game.params.continuation_probability is not None:
-        context["continuation_percent"] = f"{game.params.continuation_probability * 100:.4g}%"
-    if game.spec.name == "trust":
-        context["example"] = _trust_example(game)
-    return context
-
-
-def _trust_example(game):
-    """The instructions' worked round, computed by the rulebook itself: invest half the endowment,
-    get back the middle share."""
-    invested = game.params.endowment // 2
-    share = len(game.params.return_fractions) // 2
-    _, result = game.step(game.init(1), torch.tensor([invested]), torch.tensor([share]))
-    feedback = game.participant_feedback(invested, share, float(result.participant_reward[0]),
-                                         float(result.adversary_reward[0]))
-    return {**feedback, "kept": game.params.endowment - invested, "share": game.spec.adversary_actions[share]}
+    return {**context, **game.instructions_context()}

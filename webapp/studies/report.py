@@ -7,12 +7,10 @@ Everything here is a pure function of the export's trial table (`export.trials_f
 docs/data.md) and the study's game, except `study_report`, which loads that table: without test
 participants (researchers' previews) unless asked for. The numbers:
 
-- One *measure* per trial, per game (`MEASURES`): IPD cooperation (the participant played `C`);
-  bandit target choice (`adversary_reward`, which is 1 exactly when the participant chose the
-  target option); go/no-go error (`participant_reward == 0`: a response on a no-go trial or none on
-  a go trial); trust investment fraction (points invested / endowment) and return fraction (the
-  fraction of the multiplied investment the trustee returned; undefined, so left out, in rounds
-  where nothing was invested).
+- One *measure* per trial, declared by each game (`Game.trial_measures`): IPD cooperation (the
+  participant played `C`); bandit target choice; go/no-go error (a response on a no-go trial or
+  none on a go trial); trust investment fraction (points invested / endowment) and return fraction
+  (undefined, so left out, in rounds where nothing was invested).
 - *By trial*: for each condition, measure and trial index, the mean over the participants who
   completed that trial, ± the standard error of the mean (sample standard deviation / sqrt(n);
   undefined when n < 2). Every participant with trials counts, finished or not.
@@ -28,45 +26,19 @@ from __future__ import annotations
 import io
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from shaping_core.games.base import Game
+from shaping_core.games.base import Game, TrialMeasure
 
 SPREAD = "mean ± standard error of the mean across participants (sample SD / sqrt(n); undefined, left empty, when n < 2)"
 SUMMARY_COLUMNS = ["figure", "condition", "measure", "trial", "n", "mean", "sem", "low", "high"]
 EARNINGS = ("participant_points", "adversary_points")
 EARNINGS_FIGURE = "earnings.png"
-
-
-@dataclass(frozen=True)
-class Measure:
-    name: str
-    label: str
-    values: Callable[[pd.DataFrame, Game], pd.Series]  # one value per trial row; NaN where undefined
-
-
-def _trust_return_fraction(frame: pd.DataFrame, game: Game) -> pd.Series:
-    fractions = np.asarray(game.params.return_fractions, dtype=float)
-    returned = pd.Series(fractions[frame["adversary_action_index"].to_numpy()], index=frame.index)
-    return returned.where(frame["participant_action_index"] > 0)
-
-
-MEASURES: dict[str, list[Measure]] = {
-    "ipd": [Measure("cooperation", "cooperation rate",
-                    lambda f, g: (f["participant_action"] == "C").astype(float))],
-    "bandit": [Measure("target_choice", "target option chosen",
-                       lambda f, g: f["adversary_reward"].astype(float))],
-    "gonogo": [Measure("error", "error rate (commission + omission)",
-                       lambda f, g: (f["participant_reward"] == 0).astype(float))],
-    "trust": [Measure("investment", "investment (fraction of endowment)",
-                      lambda f, g: f["participant_action_index"] / g.params.endowment),
-              Measure("return_fraction", "return fraction (rounds with an investment)", _trust_return_fraction)],
-}
 
 
 def condition_figure(condition: str) -> str:
@@ -88,7 +60,7 @@ def _spread(grouped) -> pd.DataFrame:
 class Report:
     game: str
     conditions: list[str]  # every condition, in study order, with or without trials
-    measures: list[Measure]
+    measures: list[TrialMeasure]
     by_trial: pd.DataFrame  # condition, measure, trial, n, mean, sem, low, high
     per_participant: pd.DataFrame  # condition, participant, status, trials, <measures>, <EARNINGS>
     per_condition: pd.DataFrame  # condition, measure, n, mean, sem, low, high (measures and EARNINGS)
@@ -126,7 +98,7 @@ class Report:
 
 def summarize(frame: pd.DataFrame, game: Game, conditions: Sequence[str] | None = None) -> Report:
     """The report of a trial table (one row per completed trial, as exported)."""
-    measures = MEASURES[game.spec.name]
+    measures = list(game.trial_measures)
     conditions = list(conditions) if conditions is not None else list(dict.fromkeys(frame["condition"]))
     names = [m.name for m in measures]
     trials = frame[["condition", "participant", "participant_status", "trial",

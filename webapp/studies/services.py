@@ -11,6 +11,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from shaping_core.games import Game
+
 from .models import Condition, Participant, Study
 
 
@@ -129,7 +131,7 @@ def _new_participant(study: Study, condition: Condition, assigned_so_far: int, *
                               is_test=is_test)
     generator = torch.Generator().manual_seed(participant.seed)
     participant.episode_length = int(game.init(1, generator=generator).length[0])
-    participant.screen_order = _screen_order(study.game, len(game.spec.participant_actions), assigned_so_far)
+    participant.screen_order = _screen_order(game, assigned_so_far)
     participant.save()
     return participant
 
@@ -197,11 +199,12 @@ def _choose_condition(study: Study) -> tuple[Condition, int]:
     return best, best.assigned
 
 
-def _screen_order(game: str, n_actions: int, assigned_so_far: int) -> list[int]:
-    """Left-to-right order of the actions on screen. The bandit's options swap sides for every
-    other participant of a condition, so the target option is on each side equally often."""
-    order = list(range(n_actions))
-    if game == "bandit" and assigned_so_far % 2 == 1:
+def _screen_order(game: Game, assigned_so_far: int) -> list[int]:
+    """Left-to-right order of the actions on screen. In games that counterbalance them (the
+    bandit) the options swap sides for every other participant of a condition, so the target
+    option is on each side equally often."""
+    order = list(range(len(game.spec.participant_actions)))
+    if game.spec.counterbalanced_sides and assigned_so_far % 2 == 1:
         order.reverse()
     return order
 
