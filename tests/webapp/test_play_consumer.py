@@ -216,6 +216,9 @@ async def test_a_second_tab_follows_and_cannot_record_twice():
     participant = await db(make_player)(study)
     tab_a, _ = await connect(participant.token)
     tab_b, _ = await connect(participant.token)
+    # Tab A answers tab B's opening, and B redraws then: from here on A tells B of its moves.
+    redraw = await tab_b.receive_json_from(timeout=5)
+    assert redraw["type"] == "state" and redraw["trial"] == 0
     result = await choose(tab_a, 0, "C")
     assert result["type"] == "result"
     update = await tab_b.receive_json_from(timeout=5)
@@ -227,6 +230,53 @@ async def test_a_second_tab_follows_and_cannot_record_twice():
     await tab_a.disconnect()
     await tab_b.disconnect()
     assert len([t for t in await db(stored_trials)(participant) if t.is_complete]) == 2
+
+
+def count_group_sends(monkeypatch) -> list[str]:
+    """The type of every message sent to a group, counted at the channel layer in use (in memory,
+    or Redis with REDIS_URL)."""
+    from channels.layers import get_channel_layer
+
+    layer = type(get_channel_layer())
+    sent, group_send = [], layer.group_send
+
+    async def counted(self, group, message):
+        sent.append(message["type"])
+        await group_send(self, group, message)
+
+    monkeypatch.setattr(layer, "group_send", counted)
+    return sent
+
+
+async def test_one_tab_sends_nothing_through_the_channel_layer_per_move(monkeypatch):
+    sent = count_group_sends(monkeypatch)
+    study = await db(make_study)("ipd")
+    participant = await db(make_player)(study)
+    tab, _ = await connect(participant.token)
+    for trial in range(SMALL_PARAMS["ipd"]["rounds"]):
+        assert (await choose(tab, trial, "C"))["type"] == "result"
+    await tab.disconnect()
+    assert sent == ["tab.opened"]  # its opening, and nothing per move or at its close
+
+
+async def test_a_closed_tab_is_told_of_no_more(monkeypatch):
+    sent = count_group_sends(monkeypatch)
+    study = await db(make_study)("ipd")
+    participant = await db(make_player)(study)
+    tab_a, _ = await connect(participant.token)
+    tab_b, _ = await connect(participant.token)
+    await tab_b.receive_json_from(timeout=5)  # A has answered B's opening
+    assert (await choose(tab_a, 0, "C"))["type"] == "result"
+    assert (await tab_b.receive_json_from(timeout=5))["trial"] == 1
+    await tab_b.disconnect()
+    assert sent == ["tab.opened", "tab.opened", "trial.recorded", "tab.closed"]
+    # Tab A heard of the close before its next move: a consumer handles one message at a time, and
+    # the close was sent before this choice.
+    await tab_a.send_json_to({"type": "sync"})
+    assert (await tab_a.receive_json_from(timeout=5))["type"] == "state"
+    assert (await choose(tab_a, 1, "C"))["type"] == "result"
+    assert sent == ["tab.opened", "tab.opened", "trial.recorded", "tab.closed"]
+    await tab_a.disconnect()
 
 
 async def test_unknown_token_is_refused():

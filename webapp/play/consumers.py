@@ -2,6 +2,13 @@
 
 One connection per open page. All tabs of one participant share a channel-layer group, so when one
 tab records a trial the others are told and redraw from the trial table.
+
+A tab tells the others only when there are others: it announces itself to the group when it opens
+(`tab.opened`), every tab that hears this answers it directly (`tab.present`), and a tab that
+closes says so (`tab.closed`). So the usual participant, with one tab, costs the channel layer
+nothing per move. A tab that hears from another after it has loaded redraws once more, so no move
+recorded between its loading and the other tab's hearing of it goes unseen: a consumer handles one
+message at a time, so every move that tab made before answering is in the database by then.
 """
 
 from __future__ import annotations
@@ -79,12 +86,16 @@ class PlayConsumer(AsyncWebsocketConsumer):
             await self._refuse(refusal)
             return
         self.group = f"participant-{self.participant.public_id}"
+        self.other_tabs: set[str] = set()
         await self._other_tabs("group_add", self.group, self.channel_name)
+        await self._other_tabs("group_send", self.group, {"type": "tab.opened", "sender": self.channel_name})
         await self._send_state()
 
     async def disconnect(self, code):
         if getattr(self, "group", None):
             await self._other_tabs("group_discard", self.group, self.channel_name)
+            if self.other_tabs:
+                await self._other_tabs("group_send", self.group, {"type": "tab.closed", "sender": self.channel_name})
 
     async def receive(self, text_data=None, bytes_data=None):
         if getattr(self, "group", None) is None:
@@ -123,7 +134,7 @@ class PlayConsumer(AsyncWebsocketConsumer):
             await self._send(protocol.error("server_error", "the choice could not be recorded; please retry"))
             return
         await self._send(reply["message"])
-        if not reply["duplicate"]:
+        if not reply["duplicate"] and self.other_tabs:
             await self._other_tabs("group_send", self.group, {"type": "trial.recorded", "sender": self.channel_name})
 
     @off_the_event_loop
@@ -141,6 +152,22 @@ class PlayConsumer(AsyncWebsocketConsumer):
         if event["sender"] != self.channel_name:
             self.live = None
             await self._send_state()
+
+    async def tab_opened(self, event):
+        """Another tab of this participant opened: tell it this one is here too."""
+        if event["sender"] != self.channel_name:
+            self.other_tabs.add(event["sender"])
+            await self._other_tabs("send", event["sender"], {"type": "tab.present", "sender": self.channel_name})
+
+    async def tab_present(self, event):
+        """An older tab answered this one's opening: from now on it hears of this tab's moves, and
+        this tab redraws, in case that tab recorded a move after this one loaded."""
+        self.other_tabs.add(event["sender"])
+        self.live = None
+        await self._send_state()
+
+    async def tab_closed(self, event):
+        self.other_tabs.discard(event["sender"])
 
     async def _send_state(self):
         try:
