@@ -198,13 +198,14 @@ def _simulate(args: argparse.Namespace) -> dict:
 
     from .games import make_game
     from .learners import make_learner
-    from .learners.datasets import FORMATS, simulate_trials, write_trials
+    from .data.schema import SUFFIXES, write_trials
+    from .learners.datasets import simulate_trials
     from .params import ParamsError
     from .policies import make_policy
 
     fail = args.subparser.error
     out = Path(args.out)
-    if out.suffix.lower() not in FORMATS:
+    if out.suffix.lower() not in SUFFIXES:
         fail(f"--out must end in .csv or .parquet, got {args.out!r}")
     try:
         game = make_game(args.game, args.game_params)
@@ -229,7 +230,7 @@ def _simulate(args: argparse.Namespace) -> dict:
         "game": {"name": args.game, "params": game.params.to_mapping()},
         "learner": {"name": args.learner, "params": learner.params.to_mapping()},
         "adversary": {"name": args.adversary, "params": adversary.params.to_mapping()},
-        "study": args.study, "condition": args.condition, "format": FORMATS[out.suffix.lower()],
+        "study": args.study, "condition": args.condition, "format": SUFFIXES[out.suffix.lower()],
         "summary": summary,
     }
     config_path = Path(f"{out}.json")
@@ -361,7 +362,7 @@ def _evaluate_adversary(args: argparse.Namespace) -> dict:
     from --game; both sides must agree on it, parameters included."""
     from pathlib import Path
 
-    from .adversary_training import evaluate
+    from .evaluation import evaluate
     from .games import make_game
     from .learners import make_learner, zoo_for
     from .params import ParamsError

@@ -26,8 +26,6 @@ policies.checkpoint.load_policy, servable by the platform).
 from __future__ import annotations
 
 import dataclasses
-import json
-import platform
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,18 +41,19 @@ from .algorithms.adalign import AdAlignLearner, AdAlignSettings, adalign_update
 from .algorithms.fitted_q import FittedQSettings, fit_q_adversary
 from .algorithms.ppo import ppo_update
 from .algorithms.rollout import Trajectory
+from .evaluation import evaluate, summarize
 from .games import Game, Objective
-from .games.budget import BudgetedGame, action_to_bits
+from .games.budget import action_to_bits
 from .learners.zoo import has_zoo
 from .participants import ParticipantModel
 from .policies import make_policy
-from .policies.base import Policy
 from .policies.checkpoint import save_policy
 from .policies.gru import GRUNet
 from .policies.shaping import ShapingAdversary
+from .run_dir import RunDir
 from .simulation import Episodes, play_episodes
 from .surrogate.model import SurrogateNet, SurrogateParticipant
-from .transfer import TrainingPopulation, evaluate_against_zoo, placement_by_part
+from .transfer import TrainingPopulation, evaluate_against_zoo
 
 @dataclass
 class AdversarySettings(AdAlignSettings):
@@ -171,29 +170,6 @@ def trajectory_of(game: Game, settings: AdversarySettings, episodes: Episodes) -
                       action_masks=episodes.adversary_masks, dones=ends)
 
 
-def summarize(game: Game, episodes: Episodes) -> dict[str, float]:
-    """Per-episode means (and standard deviations) of what each side earned, plus the game's own
-    measure: the bandit's target-choice rate, go/no-go's error rate, the earnings gap."""
-    adversary, participant = episodes.adversary_return(), episodes.participant_return()
-    out = {"adversary_return": float(adversary.mean()), "adversary_return_std": float(adversary.std()),
-           "participant_return": float(participant.mean()),
-           "participant_return_std": float(participant.std()),
-           "episodes": adversary.shape[0]}
-    return {**out, **game.headline(participant, adversary, episodes.lengths.float())}
-
-
-def evaluate(game: Game, adversary: Policy, participant: ParticipantModel, episodes: int, *,
-             seed: int = 0, device: torch.device | str = "cpu") -> dict[str, float]:
-    generator = torch.Generator(device=device).manual_seed(seed)
-    played = play_episodes(game, participant, adversary, episodes, generator=generator, device=device)
-    summary = summarize(game, played)
-    if isinstance(game, BudgetedGame):
-        # When the budget's events fall (rows: budgets; columns: quarters of the game), the first
-        # sign of a degenerate schedule (all at the start, all held to the end).
-        summary["placement_by_quarter"] = placement_by_part(game, played).tolist()
-    return summary
-
-
 def make_learner(game: Game, surrogate: SurrogateNet, settings: AdversarySettings, device) -> Learner:
     adversary = ShapingAdversary(game, {"hidden_size": settings.hidden_size}, surrogate=surrogate)
     critic = GRUNet(adversary.n_features, 1, settings.hidden_size)
@@ -240,11 +216,6 @@ def train_adversary(game: Game, surrogate: SurrogateNet, settings: AdversarySett
     return learner.policy, curve
 
 
-def _environment(device) -> dict[str, Any]:
-    return {"torch": str(torch.__version__), "python": platform.python_version(),
-            "device": str(device), "threads": torch.get_num_threads()}
-
-
 def run_training(*, game: Game, surrogate: SurrogateNet, surrogate_spec: dict[str, Any],
                  surrogate_path: str, settings: AdversarySettings | FittedQSettings, out: str | Path,
                  device: torch.device, log: Callable[[str], None] = print,
@@ -257,14 +228,12 @@ def run_training(*, game: Game, surrogate: SurrogateNet, surrogate_spec: dict[st
     if population is not None and isinstance(settings, FittedQSettings):
         raise ValueError("a training population needs --method ppo: fitted Q plans through the surrogate alone")
     out = Path(out)
-    folder = out.with_suffix("")
-    folder.mkdir(parents=True, exist_ok=True)
-    config = {"game": game.spec.name, "game_params": game.params.to_mapping(),
-              "method": method_of(settings), "settings": dataclasses.asdict(settings), "surrogate": surrogate_path,
-              "surrogate_provenance": surrogate_spec.get("provenance", {}),
-              "surrogate_metrics": surrogate_spec.get("metrics", {}), "environment": _environment(device),
-              "population": population.to_dict() if population else None}
-    (folder / "config.json").write_text(json.dumps(config, indent=2))
+    run = RunDir(out.with_suffix(""), device)
+    run.write_config({"game": game.spec.name, "game_params": game.params.to_mapping(),
+                      "method": method_of(settings), "settings": dataclasses.asdict(settings),
+                      "surrogate": surrogate_path, "surrogate_provenance": surrogate_spec.get("provenance", {}),
+                      "surrogate_metrics": surrogate_spec.get("metrics", {}),
+                      "population": population.to_dict() if population else None})
     started = time.perf_counter()
     if isinstance(settings, FittedQSettings):
         adversary, curve = fit_q_adversary(game, surrogate, settings, device=device)
@@ -287,9 +256,9 @@ def run_training(*, game: Game, surrogate: SurrogateNet, surrogate_spec: dict[st
     metrics = {"objective": settings.objective, "method": method_of(settings),
                "training_seconds": round(seconds, 1),
                "against_surrogate": evaluation, "against_zoo": against_zoo, "learning_curve": curve}
-    (folder / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    run.write_metrics(metrics)
     plot_learning_curve(game, curve, evaluation[baseline_name], baseline_name, settings.objective,
-                        folder / "learning_curve.png", method_of(settings))
+                        run.path("learning_curve.png"), method_of(settings))
     provenance = {"objective": settings.objective, "method": method_of(settings), "surrogate": surrogate_path,
                   "surrogate_provenance": surrogate_spec.get("provenance", {}),
                   "surrogate_metrics": surrogate_spec.get("metrics", {}), "seed": settings.seed,

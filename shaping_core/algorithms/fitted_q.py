@@ -41,7 +41,8 @@ from ..games import Game, Objective, State, TurnOrder
 from ..participants import participant_view
 from ..policies.shaping import view_from_observation
 from ..policies.shaping_q import QShapingAdversary
-from ..surrogate.model import SurrogateNet
+from ..evaluation import evaluate
+from ..surrogate.model import SurrogateNet, SurrogateParticipant
 
 
 @dataclass
@@ -207,10 +208,6 @@ def fit_q_adversary(game: Game, surrogate: SurrogateNet, settings: FittedQSettin
                     device: torch.device | str = "cpu", progress: bool = True,
                     ) -> tuple[QShapingAdversary, list[dict[str, float]]]:
     """Plan an adversary against the surrogate; return it and one learning-curve row per pass."""
-    # Imported here: adversary_training imports this module (run_training dispatches to it).
-    from ..adversary_training import evaluate
-    from ..surrogate.model import SurrogateParticipant
-
     check_game(game)
     torch.manual_seed(settings.seed)
     generator = torch.Generator(device=device).manual_seed(settings.seed)

@@ -10,7 +10,8 @@ import torch
 from shaping_core.data import TrialSequences
 from shaping_core.adversary_training import (AdversarySettings, fairness_rewards,
                                              objective_rewards, pacing_rewards, run_training,
-                                             evaluate, summarize, train_adversary, trajectory_of)
+                                             train_adversary, trajectory_of)
+from shaping_core.evaluation import evaluate, summarize
 from shaping_core.games import Objective, Sight, TurnOrder, make_game
 from shaping_core.learners import make_learner
 from shaping_core.policies import make_policy

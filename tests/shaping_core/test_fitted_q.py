@@ -6,7 +6,8 @@ import math
 import pytest
 import torch
 
-from shaping_core.adversary_training import evaluate, run_training
+from shaping_core.adversary_training import run_training
+from shaping_core.evaluation import evaluate
 from shaping_core.algorithms.fitted_q import (FittedQSettings, TrialStates, backup, check_game,
                                               choice_probabilities, fit_q_adversary, sample_states,
                                               surrogate_features)

@@ -9,8 +9,9 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
+from webapp.studies.selectors import policy_conditions
+
 from .models import RegisteredPolicy
-from .selectors import registered_policy_conditions
 from .services import (MAX_CHECKPOINT_BYTES, PolicyRegistrationError, policy_delete, policy_register,
                        policy_registration_check, policy_update)
 
@@ -106,7 +107,7 @@ class RegisteredPolicyAdmin(admin.ModelAdmin):
         pass  # no related objects; and the form never saved itself
 
     def has_delete_permission(self, request, obj=None):
-        if obj is not None and registered_policy_conditions(name=obj.name).exists():
+        if obj is not None and policy_conditions(name=obj.name).exists():
             return False  # a condition naming it could no longer start or replay its games
         return super().has_delete_permission(request, obj)
 
@@ -138,5 +139,5 @@ class RegisteredPolicyAdmin(admin.ModelAdmin):
 
     @admin.display(description="conditions playing it")
     def conditions(self, policy):
-        names = [str(c) for c in registered_policy_conditions(name=policy.name)]
+        names = [str(c) for c in policy_conditions(name=policy.name)]
         return ", ".join(names) or "none"

@@ -11,8 +11,6 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from django.db.models import QuerySet
-
 from shaping_core.games import Game, make_game
 from shaping_core.params import ParamsError
 from shaping_core.policies.base import Policy, PolicyParamsError
@@ -100,14 +98,3 @@ def registered_policy_load(name: str, *, game: Game | None = None) -> Policy:
         while len(_cache) > _CACHE_SIZE:
             _cache.popitem(last=False)
     return loaded
-
-
-def registered_policy_conditions(*, name: str, with_participants: bool = False) -> QuerySet:
-    """The study conditions whose adversary is this registered policy."""
-    # Imported here: webapp.studies.models imports this module to serve `policy:` adversaries.
-    from webapp.studies.models import Condition
-
-    conditions = Condition.objects.filter(adversary=f"{ADVERSARY_PREFIX}{name}").select_related("study")
-    if with_participants:
-        conditions = conditions.filter(participants__isnull=False).distinct()
-    return conditions

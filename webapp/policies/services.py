@@ -19,10 +19,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from shaping_core.games import GAMES
+from webapp.studies.selectors import policy_conditions
 
 from .checkpoints import CheckpointError, OpenedCheckpoint, jsonable, open_checkpoint
 from .models import RegisteredPolicy
-from .selectors import registered_policy_conditions, registered_policy_get
+from .selectors import registered_policy_get
 
 # Checkpoints are tens of kB; a file this large is almost certainly the wrong one (or a data set).
 MAX_CHECKPOINT_BYTES = 20 * 1024 * 1024
@@ -63,7 +64,7 @@ def policy_update(*, policy: RegisteredPolicy, description: str) -> RegisteredPo
 def policy_delete(*, policy: RegisteredPolicy) -> None:
     """Delete a policy that no condition plays (a condition naming it could no longer start or replay)."""
     with transaction.atomic():
-        users = [str(c) for c in registered_policy_conditions(name=policy.name)]
+        users = [str(c) for c in policy_conditions(name=policy.name)]
         if users:
             raise PolicyRegistrationError(f"policy {policy.name!r} is the adversary of condition(s) "
                                           f"{', '.join(users)}: it cannot be deleted")
@@ -128,7 +129,7 @@ def _check_name_free(name: str, existing: RegisteredPolicy | None, replace: bool
         raise PolicyRegistrationError(
             f"a policy named {name!r} is already registered ({existing.kind} for {existing.game}, "
             f"sha256 {existing.sha256[:12]}): choose another name, or replace it")
-    played = [str(c) for c in registered_policy_conditions(name=name, with_participants=True)]
+    played = [str(c) for c in policy_conditions(name=name, with_participants=True)]
     if played:
         raise PolicyRegistrationError(
             f"policy {name!r} cannot be replaced: participants have played it in condition(s) "

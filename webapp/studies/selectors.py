@@ -10,7 +10,9 @@ from django.conf import settings
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
-from .models import Participant, Study
+from webapp.policies.models import ADVERSARY_PREFIX
+
+from .models import Condition, Participant, Study
 
 
 @dataclass(frozen=True)
@@ -111,3 +113,11 @@ def study_participant_rows(*, study: Study, include_test: bool = False, limit: i
                            trials_done=p.trials_done, episode_length=p.episode_length, points=p.points or 0.0,
                            joined_at=p.joined_at, last_seen_at=p.last_seen_at, is_test=p.is_test)
             for p in rows]
+
+
+def policy_conditions(*, name: str, with_participants: bool = False) -> QuerySet:
+    """The study conditions whose adversary is this registered policy."""
+    conditions = Condition.objects.filter(adversary=f"{ADVERSARY_PREFIX}{name}").select_related("study")
+    if with_participants:
+        conditions = conditions.filter(participants__isnull=False).distinct()
+    return conditions
