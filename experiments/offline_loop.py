@@ -45,13 +45,15 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from shaping_core.adversary_training import (  # noqa: E402
-    evaluate, method_settings, misplaced_option, run_training)
+    method_settings, misplaced_option, run_training)
 from shaping_core.algorithms.fitted_q import check_game  # noqa: E402
 from shaping_core.data import DATA_FORMATS, DataFormatError, load_sequences  # noqa: E402
+from shaping_core.data.schema import write_trials  # noqa: E402
 from shaping_core.devices import resolve_device  # noqa: E402
+from shaping_core.evaluation import evaluate  # noqa: E402
 from shaping_core.games import GAMES, make_game  # noqa: E402
 from shaping_core.learners import make_learner  # noqa: E402
-from shaping_core.learners.datasets import simulate_trials, write_trials  # noqa: E402
+from shaping_core.learners.datasets import simulate_trials  # noqa: E402
 from shaping_core.params import ParamsError  # noqa: E402
 from shaping_core.policies import make_policy  # noqa: E402
 from shaping_core.policies.checkpoint import load_policy  # noqa: E402

@@ -5,7 +5,7 @@ A synthetic learner playing an adversary produces exactly the table a real study
 it, evaluating transfer) runs unchanged on data whose generating model is known:
 
     frame = simulate_trials(game, make_learner("q_learning", game), make_policy(...), 200, seed=0)
-    write_trials(frame, "out/sim.parquet")
+    write_trials(frame, "out/sim.parquet")  # shaping_core.data.schema
 
 Columns the simulation cannot know are left empty: reaction times (NaN), the timestamps (NaT)
 and the adversary's full probabilities (the simulation records only the chosen action's).
@@ -14,28 +14,16 @@ and the adversary's full probabilities (the simulation records only the chosen a
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 
+from ..data.schema import TIMESTAMP, TRIAL_COLUMNS
 from ..games import Game
 from ..participants import ParticipantModel
 from ..policies import Policy
 from ..simulation import Episodes, play_episodes
-
-# A copy of webapp/studies/export.py's COLUMNS (shaping_core must not import webapp); both follow
-# docs/data.md, and tests/shaping_core/test_datasets.py checks this list against that table.
-EXPORT_COLUMNS = [
-    "study", "condition", "adversary", "adversary_params", "participant", "game", "trial",
-    "participant_action", "participant_action_index", "adversary_action", "adversary_action_index",
-    "participant_reward", "adversary_reward", "reaction_time_ms", "presented_at", "responded_at",
-    "adversary_probs", "episode_length", "screen_order", "target_action_index", "participant_status",
-]
-FORMATS = {".csv": "csv", ".parquet": "parquet"}
-TIMESTAMP = "datetime64[us, UTC]"  # what the export gives for the database's timestamps
-
 
 def participant_ids(n: int) -> list[str]:
     """`sim0000`, `sim0001`, ...: zero-padded so that sorting by id keeps simulation order."""
@@ -104,25 +92,4 @@ def episodes_frame(game: Game, episodes: Episodes, *, adversary_name: str,
         "target_action_index": pd.array(constant(game.target_participant_action), dtype="Int64"),
         "participant_status": constant("completed"),
     }
-    return pd.DataFrame(columns, columns=EXPORT_COLUMNS)
-
-
-def write_trials(frame: pd.DataFrame, path: str | Path) -> None:
-    """Write the table as CSV or Parquet, chosen by the path's suffix (.csv, .parquet), in the
-    same form as the platform's export (webapp/studies/export.py)."""
-    path = Path(path)
-    fmt = FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        raise ValueError(f"unknown file type {path.suffix or '(none)'!r}; expected .csv or .parquet")
-    if fmt == "csv":
-        frame.to_csv(path, index=False, date_format="%Y-%m-%dT%H:%M:%S.%fZ")
-    else:
-        import pyarrow as pa
-
-        # A column that is empty throughout (adversary_probs) would get Parquet's null type;
-        # keep the documented string type so the file reads like an export.
-        schema = pa.Schema.from_pandas(frame, preserve_index=False)
-        for i, field in enumerate(schema):
-            if pa.types.is_null(field.type):
-                schema = schema.set(i, pa.field(field.name, pa.string()))
-        frame.to_parquet(path, index=False, engine="pyarrow", schema=schema)
+    return pd.DataFrame(columns, columns=list(TRIAL_COLUMNS))

@@ -8,9 +8,10 @@ import pytest
 import torch
 
 from shaping_core.data import sequences_from_frame
+from shaping_core.data.schema import write_trials
 from shaping_core.games import make_game
 from shaping_core.learners import make_learner
-from shaping_core.learners.datasets import simulate_trials, write_trials
+from shaping_core.learners.datasets import simulate_trials
 from shaping_core.policies import make_policy
 
 from helpers import load_experiment

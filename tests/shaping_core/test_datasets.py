@@ -10,9 +10,10 @@ import torch
 
 from shaping_core.__main__ import main
 from shaping_core.data import sequences_from_frame
+from shaping_core.data.schema import TRIAL_COLUMNS, write_trials
 from shaping_core.games import make_game
 from shaping_core.learners import make_learner
-from shaping_core.learners.datasets import EXPORT_COLUMNS, simulate_trials, write_trials
+from shaping_core.learners.datasets import simulate_trials
 from shaping_core.policies import make_policy
 from shaping_core.simulation import play_episodes
 
@@ -45,7 +46,7 @@ IPD_RANDOM_LENGTH = {"continuation_probability": 0.8, "max_rounds": 15}
 def test_columns_are_the_documented_export_columns():
     game, learner, adversary = setup(game_params={"rounds": 3})
     frame = simulate_trials(game, learner, adversary, 2, seed=0)
-    assert documented_columns() == EXPORT_COLUMNS
+    assert documented_columns() == list(TRIAL_COLUMNS)
     assert list(frame.columns) == documented_columns()
 
 
@@ -120,7 +121,7 @@ def test_written_files_read_back_as_the_table(tmp_path, suffix):
     path = tmp_path / f"trials{suffix}"
     write_trials(frame, path)
     back = pd.read_csv(path) if suffix == ".csv" else pd.read_parquet(path)
-    assert list(back.columns) == EXPORT_COLUMNS
+    assert list(back.columns) == list(TRIAL_COLUMNS)
     for column in ("participant", "participant_action", "adversary_action", "trial",
                    "participant_action_index", "participant_reward", "episode_length",
                    "screen_order"):

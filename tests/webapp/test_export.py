@@ -15,11 +15,11 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from helpers import make_player, make_study, scripted_choice
+from shaping_core.data.schema import (EXTERNAL_ID_COLUMNS, PARTICIPANT_COLUMNS, PARTICIPANT_TEST_COLUMN,
+                                      TRIAL_COLUMNS, TRIAL_TEST_COLUMN)
 from webapp.play.models import Trial
 from webapp.play.services import play_start, trial_submit
-from webapp.studies.export import (BUNDLE_FILES, COLUMNS, EXTERNAL_ID_COLUMNS, PARTICIPANT_COLUMNS,
-                                   PARTICIPANT_TEST_COLUMN, TRIAL_TEST_COLUMN, bonus_file, participants_frame,
-                                   trials_frame)
+from webapp.studies.export import BUNDLE_FILES, bonus_file, participants_frame, trials_frame
 from webapp.studies.models import Participant
 from webapp.studies.selectors import participant_earnings
 from webapp.studies.services import ExternalIds, participant_join, participant_preview, study_set_status
@@ -78,7 +78,7 @@ def test_export_command_writes_one_row_per_completed_trial(played, tmp_path, fmt
     path = tmp_path / f"trials.{fmt}"
     call_command("export_trials", study=played.slug, format=fmt, output=str(path), stdout=io.StringIO())
     frame = pd.read_csv(path) if fmt == "csv" else pd.read_parquet(path)
-    assert list(frame.columns) == COLUMNS
+    assert list(frame.columns) == list(TRIAL_COLUMNS)
     assert len(frame) == 10 and frame["participant"].nunique() == 2
     assert set(frame["condition"]) == {"tft", "rnd"} and set(frame["game"]) == {"ipd"}
     assert "alice" not in frame.to_string()
@@ -95,7 +95,7 @@ def test_external_ids_only_on_request(played, tmp_path):
     call_command("export_trials", study=played.slug, output=str(path), include_external_ids=True,
                  stdout=io.StringIO())
     frame = pd.read_csv(path)
-    assert list(frame.columns) == COLUMNS + EXTERNAL_ID_COLUMNS
+    assert list(frame.columns) == list(TRIAL_COLUMNS) + EXTERNAL_ID_COLUMNS
     assert set(frame["external_id"]) == {"alice", "bob"}
 
 
@@ -119,7 +119,7 @@ def test_test_participants_are_left_out_unless_asked_for(played, tmp_path, admin
     with_tests = tmp_path / "with-tests.csv"
     call_command("export_trials", study=played.slug, output=str(with_tests), include_test=True, stdout=io.StringIO())
     frame = pd.read_csv(with_tests)
-    assert list(frame.columns) == COLUMNS + [TRIAL_TEST_COLUMN]
+    assert list(frame.columns) == list(TRIAL_COLUMNS) + [TRIAL_TEST_COLUMN]
     assert len(frame) == 15
     flags = frame.groupby("participant")[TRIAL_TEST_COLUMN].first()
     assert flags.to_dict() == {**{p: False for p in flags.index if p != tester.public_id}, tester.public_id: True}
@@ -194,7 +194,7 @@ def test_participants_export_has_one_row_per_participant_with_hand_computed_pay(
     joined, _ = participant_join(study=paid_study, external=ExternalIds(participant="dan"))
 
     frame = participants_frame(study=paid_study)
-    assert list(frame.columns) == PARTICIPANT_COLUMNS
+    assert list(frame.columns) == list(PARTICIPANT_COLUMNS)
     assert list(frame["participant"]) == [ann.public_id, ben.public_id, cat.public_id, joined.public_id]
     rows = frame.set_index("participant")
     expected = {  # status, trials, points, bonus, total
@@ -219,7 +219,7 @@ def test_participants_export_has_one_row_per_participant_with_hand_computed_pay(
     assert "ann" not in frame.to_string()
 
     with_ids = participants_frame(study=paid_study, include_external_ids=True)
-    assert list(with_ids.columns) == PARTICIPANT_COLUMNS + EXTERNAL_ID_COLUMNS
+    assert list(with_ids.columns) == list(PARTICIPANT_COLUMNS) + EXTERNAL_ID_COLUMNS
     assert list(with_ids["external_id"]) == ["ann", "ben", "cat", "dan"]
 
 
@@ -296,11 +296,11 @@ def test_bundle_download_holds_every_export_and_the_data_dictionary(admin_client
     assert archive.namelist() == [name for name in BUNDLE_FILES if name != "prolific_bonus.csv"]
     assert archive.read("data.md") == DATA_MD.read_bytes()
     trials = pd.read_csv(io.BytesIO(archive.read("trials.csv")))
-    assert len(trials) == ROUNDS and list(trials.columns) == COLUMNS and b"ann" not in archive.read("trials.csv")
+    assert len(trials) == ROUNDS and list(trials.columns) == list(TRIAL_COLUMNS) and b"ann" not in archive.read("trials.csv")
     parquet = pd.read_parquet(io.BytesIO(archive.read("trials.parquet")))
     assert parquet["participant_action"].tolist() == trials["participant_action"].tolist() == list("CCDD")
     participants = pd.read_csv(io.BytesIO(archive.read("participants.csv")))
-    assert list(participants.columns) == PARTICIPANT_COLUMNS and participants["points"].tolist() == [12.0]
+    assert list(participants.columns) == list(PARTICIPANT_COLUMNS) and participants["points"].tolist() == [12.0]
     description = json.loads(archive.read("study.json"))
     assert description["study"]["slug"] == paid_study.slug and description["study"]["money_per_point"] == "0.0050"
     assert description["study"]["game_params"]["rounds"] == ROUNDS

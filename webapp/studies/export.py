@@ -27,27 +27,13 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Count, Q, QuerySet, Sum
 
+from shaping_core.data.schema import (EXTERNAL_ID_COLUMNS, PARTICIPANT_COLUMNS, PARTICIPANT_TEST_COLUMN,
+                                      TRIAL_COLUMNS, TRIAL_TEST_COLUMN, table_bytes, typed)
 from webapp.play.models import Trial
 
 from .models import Participant, Study
 from .selectors import bonus_for_points
 
-COLUMNS = [
-    "study", "condition", "adversary", "adversary_params", "participant", "game", "trial",
-    "participant_action", "participant_action_index", "adversary_action", "adversary_action_index",
-    "participant_reward", "adversary_reward", "reaction_time_ms", "presented_at", "responded_at",
-    "adversary_probs", "episode_length", "screen_order", "target_action_index", "participant_status",
-]
-TRIAL_TEST_COLUMN = "participant_is_test"  # only with include_test
-PARTICIPANT_COLUMNS = [
-    "study", "participant", "condition", "adversary", "status", "joined_at", "consented_at", "started_at",
-    "completed_at", "ended_at", "last_seen_at", "trials_completed", "points", "bonus", "show_up_fee",
-    "total_pay", "currency", "comprehension_attempts", "episode_length", "screen_order",
-]
-PARTICIPANT_TEST_COLUMN = "is_test"  # only with include_test
-EXTERNAL_ID_COLUMNS = ["external_id", "external_study_id", "external_session_id"]
-FORMATS = ("csv", "parquet")
-CSV_TIMESTAMP = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 # Who is paid a bonus: those who finished, and those whose game the study's close ended (they saw
 # the debrief with the points earned so far, and were told those points are paid).
@@ -102,17 +88,9 @@ def trials_frame(*, study: Study, include_external_ids: bool = False, include_te
             "external_session_id": participant.external_session_id,
         }
         rows.append(row)
-    columns = (COLUMNS + ([TRIAL_TEST_COLUMN] if include_test else [])
+    columns = (list(TRIAL_COLUMNS) + ([TRIAL_TEST_COLUMN] if include_test else [])
                + (EXTERNAL_ID_COLUMNS if include_external_ids else []))
-    frame = pd.DataFrame(rows, columns=columns)
-    for column in ("presented_at", "responded_at"):
-        frame[column] = pd.to_datetime(frame[column], utc=True)
-    types = {"trial": "int64", "participant_action_index": "int64", "adversary_action_index": "int64",
-             "episode_length": "int64", "reaction_time_ms": "float64", "participant_reward": "float64",
-             "adversary_reward": "float64", "target_action_index": "Int64"}
-    if include_test:
-        types[TRIAL_TEST_COLUMN] = "bool"
-    return frame.astype(types)
+    return typed(pd.DataFrame(rows, columns=columns), {**TRIAL_COLUMNS, TRIAL_TEST_COLUMN: "bool"})
 
 
 def _participants_with_points(study: Study, *, include_test: bool) -> QuerySet[Participant]:
@@ -159,13 +137,9 @@ def participants_frame(*, study: Study, include_external_ids: bool = False,
             "external_study_id": participant.external_study_id,
             "external_session_id": participant.external_session_id,
         })
-    columns = (PARTICIPANT_COLUMNS + ([PARTICIPANT_TEST_COLUMN] if include_test else [])
+    columns = (list(PARTICIPANT_COLUMNS) + ([PARTICIPANT_TEST_COLUMN] if include_test else [])
                + (EXTERNAL_ID_COLUMNS if include_external_ids else []))
-    frame = pd.DataFrame(rows, columns=columns)
-    for column in ("joined_at", "consented_at", "started_at", "completed_at", "ended_at", "last_seen_at"):
-        frame[column] = pd.to_datetime(frame[column], utc=True)
-    return frame.astype({"trials_completed": "int64", "points": "float64", "comprehension_attempts": "int64",
-                         "episode_length": "int64"})
+    return typed(pd.DataFrame(rows, columns=columns), PARTICIPANT_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -256,11 +230,4 @@ def zip_bytes(files: dict[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
-def table_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
-    if fmt == "csv":
-        return frame.to_csv(index=False, date_format=CSV_TIMESTAMP).encode()
-    if fmt == "parquet":
-        buffer = io.BytesIO()
-        frame.to_parquet(buffer, index=False, engine="pyarrow")
-        return buffer.getvalue()
-    raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+

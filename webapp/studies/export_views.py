@@ -15,8 +15,9 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
-from .export import (FORMATS, bonus_file, bundle_files, participants_frame, table_bytes, trials_frame,
-                     zip_bytes)
+from shaping_core.data.schema import FORMATS, table_bytes
+
+from .export import bonus_file, bundle_files, participants_frame, trials_frame, zip_bytes
 from .models import Study
 from .services import participants_end_due
 

@@ -3,7 +3,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from webapp.studies.export import FORMATS, table_bytes, trials_frame
+from shaping_core.data.schema import FORMATS, table_bytes
+from webapp.studies.export import trials_frame
 from webapp.studies.models import Study
 from webapp.studies.services import participants_end_due
 
