@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import json
-import platform
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,6 +40,7 @@ from .policies.classic import (AlwaysCooperate, AlwaysDefect, RandomIPD, TitForT
                                WinStayLoseShift)
 from .policies.gru import GRUNet, GRUPolicy, n_features_of
 from .policies.tabular import STATE_NAMES, OneStepMemoryNet, StateValueTable, TabularIPDPolicy
+from .run_dir import RunDir
 
 PAPER_PAYOFFS = {"reward": -1.0, "sucker": -3.0, "temptation": 0.0, "punishment": -2.0}
 ALGORITHMS = ("adalign", "naive", "lola-exact")
@@ -203,19 +202,13 @@ def tit_for_tat_like(p: dict[str, float], mean_reward: float) -> bool:
             and mean_reward >= -1.2)
 
 
-def _environment(device) -> dict[str, Any]:
-    return {"torch": str(torch.__version__), "python": platform.python_version(), "device": str(device),
-            "threads": torch.get_num_threads(), "cuda": torch.cuda.is_available()}
-
-
 def run_selfplay(config: SelfPlayConfig, out: str | Path, log: Callable[[str], None] = print) -> dict:
     """Train every seed, write config/metrics/figure/checkpoints to `out`, return the summary."""
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     device = resolve_device(config.device)
-    (out / "config.json").write_text(json.dumps(
-        {**dataclasses.asdict(config), "resolved_device": str(device), "environment": _environment(device),
-         "payoffs": PAPER_PAYOFFS, "gamma": 0.96}, indent=2))
+    run = RunDir(out, device)
+    run.write_config({**dataclasses.asdict(config), "resolved_device": str(device), "payoffs": PAPER_PAYOFFS,
+                      "gamma": 0.96})
     start = time.perf_counter()
     per_seed = []
     for seed in config.seeds:
@@ -237,8 +230,8 @@ def run_selfplay(config: SelfPlayConfig, out: str | Path, log: Callable[[str], N
         "total_seconds": total,
         "device": str(device),
     }
-    (out / "metrics.json").write_text(json.dumps({**summary, "per_seed": per_seed}, indent=2))
-    plot_p_cooperate(summary["p_cooperate"], out / "p_cooperate.png",
+    run.write_metrics({**summary, "per_seed": per_seed})
+    plot_p_cooperate(summary["p_cooperate"], run.path("p_cooperate.png"),
                      f"{config.algo} self-play, {len(config.seeds)} seeds")
     log(f"[{config.algo}] {sum(summary['tit_for_tat_like'])}/{len(per_seed)} seeds tit-for-tat-like, "
         f"{sum(summary['mutual_defection'])}/{len(per_seed)} in mutual defection; "
@@ -320,10 +313,10 @@ def run_league(out: str | Path, *, seed: int = 0, iterations: int | None = None,
             if i == j:
                 matrix[i][j] = (reward_a + reward_b) / 2
     total = time.perf_counter() - start
-    (out / "config.json").write_text(json.dumps(
-        {"seed": seed, "iterations": iterations, "rounds": rounds, "episodes": episodes,
-         "device": str(device), "players": names, "trained_from": trained_from,
-         "payoffs": PAPER_PAYOFFS, "environment": _environment(device)}, indent=2))
+    run = RunDir(out, device)
+    run.write_config({"seed": seed, "iterations": iterations, "rounds": rounds, "episodes": episodes,
+                      "device": str(device), "players": names, "trained_from": trained_from,
+                      "payoffs": PAPER_PAYOFFS})
     with open(out / "league.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["row_vs_column", *names])
@@ -332,8 +325,8 @@ def run_league(out: str | Path, *, seed: int = 0, iterations: int | None = None,
     summary = {"players": names, "matrix": matrix,
                "mean_reward": {n: sum(r) / len(r) for n, r in zip(names, matrix)},
                "total_seconds": total, "device": str(device)}
-    (out / "metrics.json").write_text(json.dumps(summary, indent=2))
-    plot_league(names, matrix, out / "league.png")
+    run.write_metrics(summary)
+    plot_league(names, matrix, run.path("league.png"))
     log(f"[league] {len(names)} players, total time {total:.1f} s")
     return summary
 

@@ -39,7 +39,6 @@ where the participant sees one: `constant_nll`) is evaluated on the same folds a
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -54,6 +53,7 @@ from ..data.sequences import TrialSequences
 from ..devices import resolve_device
 from ..games.base import Sight
 from ..participants import ParticipantView
+from ..run_dir import RunDir
 from .model import SurrogateNet
 
 
@@ -505,14 +505,12 @@ def plot_cv(result: FitResult, path: str | Path) -> Path:
 def write_fit_report(folder: str | Path, result: FitResult, config: dict[str, Any]) -> dict[str, str]:
     """config.json (the run's arguments and settings), metrics.json (CV table, curves, held-out
     metrics) and cv.png in `folder`; returns their paths."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = {name: folder / name for name in ("config.json", "metrics.json", "cv.png")}
-    paths["config.json"].write_text(json.dumps(config, indent=2) + "\n")
-    metrics = {"held_out": result.metrics, "hidden_size": result.hidden_size,
-               "epochs": result.epochs, "cv_table": result.cv_table,
-               "curves": {str(h): c for h, c in result.curves.items()},
-               "folds": result.folds, "seconds": result.seconds}
-    paths["metrics.json"].write_text(json.dumps(metrics, indent=2) + "\n")
+    run = RunDir(folder)
+    paths = {"config.json": run.write_config(config),
+             "metrics.json": run.write_metrics({"held_out": result.metrics, "hidden_size": result.hidden_size,
+                                                "epochs": result.epochs, "cv_table": result.cv_table,
+                                                "curves": {str(h): c for h, c in result.curves.items()},
+                                                "folds": result.folds, "seconds": result.seconds}),
+             "cv.png": run.path("cv.png")}
     plot_cv(result, paths["cv.png"])
     return {name: str(path) for name, path in paths.items()}
