@@ -74,16 +74,18 @@ def play_episodes(game: Game, participant: ParticipantModel, adversary: Policy, 
     n_trials = int((state.length - state.trial).max()) if batch_size else 0
     for _ in range(n_trials):
         if stepper.participant_sees_adversary:
-            pending = stepper.decide(state, a_state, generator=generator, seeds=adversary_seeds)
-            p_action = participant_turn(pending.action)
+            pending = stepper.decide(state, a_state)
+            a_action = pending.draw(generator, seeds=adversary_seeds)
+            p_action = participant_turn(a_action)
         else:  # the participant chooses first (in simultaneous games, without seeing the adversary)
             p_action = participant_turn(None)
-            pending = stepper.decide(state, a_state, p_action, generator, seeds=adversary_seeds)
+            pending = stepper.decide(state, a_state, p_action)
+            a_action = pending.draw(generator, seeds=adversary_seeds)
         a_state = pending.policy_state
         active = ~state.done
-        state, result = stepper.finish(state, p_action, pending.action)
+        state, result = stepper.finish(state, p_action, a_action)
         record["f"].append(pending.features)
-        record["lp"].append(pending.probs.gather(1, pending.action[:, None]).squeeze(1).clamp_min(1e-12).log())
+        record["lp"].append(pending.probs.gather(1, a_action[:, None]).squeeze(1).clamp_min(1e-12).log())
         record["m"].append(pending.observation.action_mask)
         record["pa"].append(p_action)
         record["aa"].append(result.adversary_action)

@@ -10,8 +10,8 @@ adversary sees, when it decides, and how its recurrent state moves on are writte
 - PARTICIPANT_FIRST (trust): the adversary decides after the participant, seeing their choice.
 
 A trial is two calls. `decide` runs the adversary's policy once and returns a `Pending` decision:
-the sampled action, its probabilities, and the policy's state after this trial's observation.
-`finish` plays the trial with both actions. The adversary's next recurrent state is the pending
+its probabilities, from which `Pending.draw` samples the action, and the policy's state after this
+trial's observation. `finish` plays the trial with both actions. The adversary's next recurrent state is the pending
 decision's, so the policy runs once per trial, whether the decision is applied at once (the
 simulator) or in a later database transaction (the live server, which keeps the pending decision
 while the person thinks).
@@ -43,9 +43,20 @@ class Pending:
 
     observation: Observation  # what it decided from
     probs: Tensor  # [B, n_adversary_actions]
-    action: Tensor  # [B] long, sampled from probs within the rules' mask
     policy_state: Any  # the policy's recurrent state after this trial's observation
     features: Tensor  # [B, F] what the decision was based on (what a trainer records)
+
+    def draw(self, generator: torch.Generator | None = None, *, seeds: Sequence[int] | None = None) -> Tensor:
+        """[B] long: the action, sampled from `probs` within the rules' mask, with `generator`, or,
+        given each episode's seed in `seeds`, episode by episode with `trial_generator(seed, trial)`
+        as in live play, so that a draw depends only on its episode's seed and trial, not on the
+        batch or on how often it was drawn before. (Replaying stored trials needs no draw.)"""
+        mask = self.observation.action_mask
+        if seeds is None:
+            return sample_actions(self.probs, mask, generator)
+        trials = self.observation.trial.tolist()
+        return torch.cat([sample_actions(self.probs[i:i + 1], mask[i:i + 1], trial_generator(seed, trials[i]))
+                          for i, seed in enumerate(seeds)])
 
 
 class Stepper:
@@ -59,27 +70,15 @@ class Stepper:
         self.participant_sees_adversary = order is TurnOrder.ADVERSARY_FIRST
         """Whether the participant chooses after the adversary, seeing what the game shows of its move."""
 
-    def decide(self, state: State, policy_state: Any, participant_action: Tensor | None = None,
-               generator: torch.Generator | None = None, *, seeds: Sequence[int] | None = None) -> Pending:
+    def decide(self, state: State, policy_state: Any, participant_action: Tensor | None = None) -> Pending:
         """The adversary's decision for the current trial. `participant_action` is the participant's
-        choice of this trial; it is read only where the adversary may see it (participant-first).
-
-        The action is drawn with `generator`, or, given each episode's seed in `seeds`, episode by
-        episode with `trial_generator(seed, trial)` as in live play, so that a draw depends only on
-        its episode's seed and trial, not on the batch or on how often it was drawn before."""
+        choice of this trial; it is read only where the adversary may see it (participant-first)."""
         if self.adversary_sees_participant and participant_action is None:
             raise ValueError(f"in {self.game.spec.label} the adversary decides after the participant: "
                              f"pass the participant's action")
         observation = self.game.observe(state, participant_action if self.adversary_sees_participant else None)
         probs, policy_state, features = self.adversary.act_with_features(observation, policy_state)
-        if seeds is None:
-            action = sample_actions(probs, observation.action_mask, generator)
-        else:
-            trials = state.trial.tolist()
-            action = torch.cat([
-                sample_actions(probs[i:i + 1], observation.action_mask[i:i + 1], trial_generator(seed, trials[i]))
-                for i, seed in enumerate(seeds)])
-        return Pending(observation, probs, action, policy_state, features)
+        return Pending(observation, probs, policy_state, features)
 
     def finish(self, state: State, participant_action: Tensor, adversary_action: Tensor) -> tuple[State, StepResult]:
         """Play the current trial with both actions; the game state after it, and what happened."""

@@ -95,7 +95,7 @@ class LiveGame:
         """The adversary's action for the current trial (not yet applied). Pass the participant's
         action only in participant-first games."""
         pending = self._pending_for(participant_action)
-        return Decision(adversary_action=int(pending.action[0]),
+        return Decision(adversary_action=int(pending.draw(seeds=[self.seed])[0]),
                         probs=[round(float(p), 6) for p in pending.probs[0]])
 
     def advance(self, participant_action: int, adversary_action: int) -> Outcome:
@@ -119,12 +119,12 @@ class LiveGame:
         return outcome
 
     def _pending_for(self, participant_action: int | None) -> Pending:
-        """The adversary's decision for the current trial: the kept one, or a new one. Its draw is
-        seeded by the participant's seed and the trial, so a decision made again (after a rebuild)
-        is the same decision."""
+        """The adversary's decision for the current trial: the kept one, or a new one. Its draw (in
+        `decide`) is seeded by the participant's seed and the trial, so a decision made again
+        (after a rebuild) is the same decision."""
         seen = participant_action if self.adversary_moves_after_participant else None
         key = (self.trial_index, seen)
         if self._pending is None or self._pending[:2] != key:
             seen_tensor = None if seen is None else torch.tensor([seen])
-            self._pending = (*key, self.stepper.decide(self.state, self.policy_state, seen_tensor, seeds=[self.seed]))
+            self._pending = (*key, self.stepper.decide(self.state, self.policy_state, seen_tensor))
         return self._pending[2]
