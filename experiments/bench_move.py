@@ -7,7 +7,8 @@ Joins a new participant to the (live) study on this process's database, takes it
 records --moves choices through `webapp.play.services.trial_submit`, the function the websocket
 consumer runs for every choice, --repeats times (a new participant each time). Prints and writes
 to --out (config.json, metrics.json, bench_move.png): milliseconds per move (median over repeats,
-and the spread), SQL statements per move, the median time of each kind of statement, and the
+and the spread), this process's CPU milliseconds per move (the worker's share of a move; the
+database's own work is not in it), SQL statements per move, the median time of each kind of statement, and the
 time of the adversary's and the rules' own work (`LiveGame.decide` and `LiveGame.advance`).
 
 Leaves the participants it made in the database (they are ordinary participants of the study).
@@ -96,24 +97,28 @@ def main(argv=None) -> dict:
     engine.LiveGame.decide = timed("LiveGame.decide", engine.LiveGame.decide)
     engine.LiveGame.advance = timed("LiveGame.advance", engine.LiveGame.advance)
 
-    per_move, counts = [], []
+    per_move, cpu_per_move, counts = [], [], []
     for _ in range(args.repeats):
         participant = new_player()
         live = services.play_start(participant=participant)
         moves = min(args.moves, participant.episode_length)
         before = sum(len(v) for v in statements.values())
         with connection.execute_wrapper(timed_statement):
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             for trial in range(moves):
                 action = trial % len(live.game.spec.participant_actions)
                 live = services.trial_submit(participant=participant, live=live, trial_index=trial,
                                              action=action, reaction_time_ms=500.0).live
             per_move.append((time.perf_counter() - started) * 1000 / moves)
+            cpu_per_move.append((time.process_time() - cpu_started) * 1000 / moves)
         counts.append((sum(len(v) for v in statements.values()) - before) / moves)
 
     metrics = {
         "ms_per_move": {"median": round(statistics.median(per_move), 3), "min": round(min(per_move), 3),
                         "max": round(max(per_move), 3), "runs": [round(x, 3) for x in per_move]},
+        # This process's CPU time: what a worker spends per move, without waiting for the database.
+        "cpu_ms_per_move": {"median": round(statistics.median(cpu_per_move), 3),
+                            "runs": [round(x, 3) for x in cpu_per_move]},
         "sql_statements_per_move": round(statistics.fmean(counts), 2),  # transaction control not counted
         "statement_ms_median": {k: round(statistics.median(v), 3) for k, v in sorted(statements.items())},
         "statements_per_move_by_kind": {k: round(len(v) / (args.moves * args.repeats), 2)
@@ -129,7 +134,8 @@ def main(argv=None) -> dict:
     _plot(metrics, args.out / "bench_move.png")
     m = metrics["ms_per_move"]
     print(f"{m['median']:.2f} ms per move (median of {args.repeats} runs of {args.moves}; "
-          f"min {m['min']:.2f}, max {m['max']:.2f}); {metrics['sql_statements_per_move']:g} SQL statements per move")
+          f"min {m['min']:.2f}, max {m['max']:.2f}); {metrics['cpu_ms_per_move']['median']:.2f} ms of CPU per move; "
+          f"{metrics['sql_statements_per_move']:g} SQL statements per move")
     for kind, ms in metrics["statement_ms_median"].items():
         print(f"  {kind:<8} {metrics['statements_per_move_by_kind'][kind]:g} per move, median {ms:.2f} ms")
     for name, ms in metrics["game_ms_median"].items():

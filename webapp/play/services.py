@@ -26,9 +26,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from shaping_core.policies import make_policy
-from webapp.studies.models import Participant, Study
+from webapp.studies.models import Participant
 from webapp.studies.services import ending_due
 
+from . import move_sql
 from .engine import LiveGame, StoredTrial
 from .models import Trial
 from .selectors import practice_game, practice_length
@@ -171,7 +172,7 @@ def _position(participant: Participant) -> _Position:
     # Trials are stored in order, one row per index and block, practice first, so the newest row
     # says where the participant is: the open trial (no choice yet), or the last trial completed.
     # One query, on every move.
-    newest = Trial.objects.filter(participant=participant).order_by("practice", "-index").first()
+    newest = move_sql.newest_trial(participant.pk)
     if newest is None:
         return _Position(practice_length(study=participant.study) > 0, 0, None, None)
     open_row = None if newest.is_complete else newest
@@ -216,10 +217,9 @@ def _trial_record(participant: Participant, live: LiveGame | None, trial_index: 
     trial.reaction_time_ms = reaction_time_ms
     trial.responded_at = now
     if trial.pk is None:
-        trial.save()
+        move_sql.trial_insert(trial)
     else:
-        trial.save(update_fields=["participant_action", "participant_reward", "adversary_reward",
-                                  "reaction_time_ms", "responded_at"])
+        move_sql.trial_complete(trial)
 
     open_trial = None
     if outcome.done and not live.practice:
@@ -251,19 +251,12 @@ def _lock(participant: Participant) -> Participant:
 
     Reads back, in the locking query, only what may have changed since `participant` was loaded
     (its study and condition never change once it has joined, but the study's status and limits
-    may), into `participant` itself, and returns it. `of=("self",)` locks the participant's row
-    alone: locking the study's too would queue every move of the study behind one another.
+    may), into `participant` itself, and returns it.
     """
-    (participant.status, participant.last_seen_at, study_status, closed_at, close_grace_minutes, start_limit,
-     idle_limit) = (
-        Participant.objects.select_for_update(of=("self",)).filter(pk=participant.pk)
-        .values_list("status", "last_seen_at", "study__status", "study__closed_at",
-                     "study__close_grace_minutes", "study__start_time_limit_minutes",
-                     "study__idle_time_limit_minutes").get())
-    rules = Study(status=study_status, closed_at=closed_at, close_grace_minutes=close_grace_minutes,
-                  start_time_limit_minutes=start_limit, idle_time_limit_minutes=idle_limit)
+    locked = move_sql.participant_lock(participant.pk)
+    participant.status, participant.last_seen_at = locked.status, locked.last_seen_at
     now = timezone.now()
-    ending = ending_due(participant=participant, study=rules, now=now)
+    ending = ending_due(participant=participant, study=locked.study, now=now)
     if ending:
         participant.status, participant.ended_at = ending, now
         participant.save(update_fields=["status", "ended_at"])
@@ -272,6 +265,6 @@ def _lock(participant: Participant) -> Participant:
 
 def _open_trial(participant: Participant, live: LiveGame) -> Trial:
     decision = live.decide()
-    return Trial.objects.create(participant=participant, practice=live.practice, index=live.trial_index,
-                                adversary_action=decision.adversary_action, adversary_probs=decision.probs,
-                                presented_at=timezone.now())
+    return move_sql.trial_insert(Trial(participant=participant, practice=live.practice, index=live.trial_index,
+                                       adversary_action=decision.adversary_action, adversary_probs=decision.probs,
+                                       presented_at=timezone.now()))
