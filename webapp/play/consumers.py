@@ -18,6 +18,7 @@ import json
 import logging
 
 from asgiref.sync import sync_to_async
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.db import close_old_connections
@@ -62,6 +63,16 @@ def off_the_event_loop(func):
 
 
 class PlayConsumer(AsyncWebsocketConsumer):
+    async def dispatch(self, message):
+        """Channels' dispatch without its tidying of database connections before every message.
+        That tidying runs on Channels' shared thread, so it costs a thread hop per message, and
+        it is not needed here: this consumer uses the database only in `off_the_event_loop`
+        calls, which give their connections back themselves."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"no handler for message type {message['type']}")
+        await handler(message)
+
     async def connect(self):
         token = self.scope["url_route"]["kwargs"]["token"]
         try:
@@ -145,7 +156,7 @@ class PlayConsumer(AsyncWebsocketConsumer):
         self.live = submission.live
         return {"duplicate": submission.duplicate,
                 "message": protocol.result(self.live, submission.trial, submission.duplicate,
-                                           submission.open_trial, self._debrief_url())}
+                                           submission.open_trial, self.debrief_url)}
 
     async def trial_recorded(self, event):
         """Another tab of this participant recorded a trial: redraw from the trial table."""
@@ -208,7 +219,7 @@ class PlayConsumer(AsyncWebsocketConsumer):
         study = self.participant.study
         return protocol.state(study.make_game(), self.live,
                               selectors.block_trials(participant=self.participant, practice=self.live.practice),
-                              self.participant.screen_order, self._debrief_url(),
+                              self.participant.screen_order, self.debrief_url,
                               practice_trials=selectors.practice_length(study=study),
                               break_every=study.break_every_trials)
 
@@ -218,7 +229,8 @@ class PlayConsumer(AsyncWebsocketConsumer):
             return self.live.game
         return self.participant.study.make_game()
 
-    def _debrief_url(self) -> str:
+    @functools.cached_property
+    def debrief_url(self) -> str:
         return reverse("participant-home", args=[self.participant.token])
 
     async def _send(self, message: dict):

@@ -58,6 +58,7 @@ class LiveGame:
         self.game, self.policy, self.seed, self.practice = game, policy, seed, practice
         self.stepper = Stepper(game, policy)
         self.state = game.init(1, length=torch.tensor([length]))
+        self._index_and_done()
         self.policy_state = policy.reset(1)
         self.participant_points = 0.0
         self.adversary_points = 0.0
@@ -79,13 +80,13 @@ class LiveGame:
                 raise ReplayMismatch(f"trial {trial.index}: stored rewards differ from the rules")
         return live
 
-    @property
-    def trial_index(self) -> int:
-        return int(self.state.trial[0])
-
-    @property
-    def done(self) -> bool:
-        return bool(self.state.done[0])
+    def _index_and_done(self) -> None:
+        # Kept as plain values, read from the state once per trial: a move asks for them several
+        # times, and every read of a tensor element is a torch call.
+        self.trial_index: int = int(self.state.trial[0])
+        """The current trial's index (the number of trials played)."""
+        self.done: bool = bool(self.state.done[0])
+        """Whether the game is over."""
 
     @property
     def adversary_moves_after_participant(self) -> bool:
@@ -105,6 +106,7 @@ class LiveGame:
         pending = self._pending_for(participant_action)
         self.state, result = self.stepper.finish(self.state, torch.tensor([participant_action]),
                                                  torch.tensor([adversary_action]))
+        self._index_and_done()
         if int(result.adversary_action[0]) != adversary_action:
             raise ReplayMismatch(f"adversary action {adversary_action} breaks the rules here")
         self.policy_state, self._pending = pending.policy_state, None
