@@ -124,8 +124,10 @@ class SweepSettings:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         resolve_device(self.device)  # a clear error now rather than in every cell
-        if self.game == "ipd" and not (self.data and self.true_surrogate):
-            raise ValueError("the IPD sweep needs data (the human games) and true_surrogate")
+        missing = [name for name in PEOPLE_NEED.get(self.game, ()) if not getattr(self, name)]
+        if missing:
+            raise ValueError(f"the {self.game} sweep needs {' and '.join(missing)} (the human games and the "
+                             f"surrogate fitted on them)")
 
     def make_game(self, rounds: int | None = None) -> Game:
         rounds = rounds or self.rounds
@@ -239,6 +241,8 @@ def trust_people(settings: SweepSettings) -> People:
 
 
 PEOPLE = {"ipd": ipd_people, "trust": trust_people}
+# The settings (files) each game's true people are made from.
+PEOPLE_NEED = {"ipd": ("data", "true_surrogate")}
 # The classic adversaries each game's trained ones are compared with.
 CLASSICS = {"ipd": (("random", {"p_cooperate": 0.5}), ("tit_for_tat", {}), ("always_defect", {})),
             "trust": (("random_repayment", {}), ("fixed_fraction", {}))}

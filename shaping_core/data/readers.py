@@ -660,6 +660,11 @@ def _ipd_context(columns: dict[str, pd.Series], periods_after: pd.Series,
 
 _ID_COLUMNS = {"platform": "participant", "bandit-choice-engineering": "id",
                "gonogo-self-regulation": "worker_id", "ipd-human-games": "sequence"}
+# The game each published data set's trials are of (platform exports hold any game).
+_FORMAT_GAMES = {"bandit-choice-engineering": "bandit", "gonogo-self-regulation": "gonogo",
+                 "ipd-human-games": "ipd"}
+_READERS = {"bandit-choice-engineering": _read_bandit, "gonogo-self-regulation": _read_gonogo,
+            "ipd-human-games": _read_ipd_human}
 
 
 def context_columns(game: Game) -> list[str]:
@@ -689,20 +694,12 @@ def read_trials(path: str | Path, data_format: str = "platform", *, game: Game,
     if conditions is not None and data_format != "platform":
         raise ValueError(f"conditions apply only to the platform format, not {data_format!r}")
     source = _source_for(Path(path))
-    if data_format == "bandit-choice-engineering":
-        _require_game(game, "bandit", data_format, source)
-    elif data_format == "gonogo-self-regulation":
-        _require_game(game, "gonogo", data_format, source)
-    elif data_format == "ipd-human-games":
-        _require_game(game, "ipd", data_format, source)
+    if data_format in _FORMAT_GAMES:
+        _require_game(game, _FORMAT_GAMES[data_format], data_format, source)
     raw = _read_table(source, text_columns=[_ID_COLUMNS[data_format]])
     if data_format == "platform":
         return _read_platform(raw, source, game, conditions)
-    if data_format == "bandit-choice-engineering":
-        return _read_bandit(raw, source, game)
-    if data_format == "gonogo-self-regulation":
-        return _read_gonogo(raw, source, game)
-    return _read_ipd_human(raw, source, game)
+    return _READERS[data_format](raw, source, game)
 
 
 def load_sequences(path: str | Path, data_format: str = "platform", *, game: Game,

@@ -278,6 +278,11 @@ class Game(ABC, Generic[ParamsT, StateT]):
         game keeps its target where."""
         return None
 
+    def is_win(self, participant_reward: Tensor) -> Tensor:
+        """Which of the participant's rewards (any shape) a win-stay/lose-shift player counts as a
+        win: by default any positive reward (the bandit's paid choice)."""
+        return participant_reward > 0
+
     def cooperation(self, participant_actions: Tensor,
                     adversary_actions: Tensor) -> tuple[Tensor, Tensor] | None:
         """How much each side gave the other on each trial, in [0, 1] (actions of any shape, -1

@@ -170,6 +170,10 @@ class IteratedPrisonersDilemma(Game[IPDParams, State]):
             raise ValueError(f"ipd lengths must lie in 1..{self.max_trials}")
         return State(**self._common_init(batch_size, length, device))
 
+    def is_win(self, participant_reward: Tensor) -> Tensor:
+        """At least the mutual-cooperation payoff R: R and T are wins, S and P losses (Pavlov)."""
+        return participant_reward >= self.params.reward
+
     def cooperation(self, participant_actions, adversary_actions):
         return (participant_actions == COOPERATE).float(), (adversary_actions == COOPERATE).float()
 

@@ -32,8 +32,9 @@ class WSLSParams(LearnerParams):
 class WinStayLoseShift(ParticipantModel):
     """Repeat the previous action after a win, switch after a loss; the first trial is uniform.
 
-    A win is, in the IPD, a payoff of at least the mutual-cooperation payoff R (so R and T are
-    wins, S and P losses: Pavlov); in the bandit, a reward (the chosen option paid 1).
+    What counts as a win is the game's (`Game.is_win`): in the IPD a payoff of at least the
+    mutual-cooperation payoff R (so R and T are wins, S and P losses: Pavlov); in the bandit, a
+    reward (the chosen option paid 1).
 
         P(a) = (1 - epsilon) * [a == intended] + epsilon / 2,
         intended = previous action if win else the other action
@@ -47,10 +48,7 @@ class WinStayLoseShift(ParticipantModel):
         return draw_all(self.params, batch_size, generator, device)
 
     def act(self, view: ParticipantView, state) -> tuple[Tensor, dict[str, Tensor]]:
-        if self.game.spec.name == "ipd":
-            win = view.last_reward >= self.game.params.reward
-        else:
-            win = view.last_reward > 0
+        win = self.game.is_win(view.last_reward)
         previous = view.last_action
         intended = torch.where(win, previous, 1 - previous)
         intended = torch.where(previous < 0, -1, intended)  # no rule before the first trial

@@ -513,3 +513,12 @@ def test_read_feedback_inverts_participant_feedback(name):
         for a_action in range(len(game.spec.adversary_actions)):
             feedback = json.loads(json.dumps(game.participant_feedback(p_action, a_action, 1.0, 2.0)))
             assert game.read_feedback(feedback) == (p_action, a_action if shown else -1)
+
+
+def test_a_win_is_the_games_own():
+    """Win-stay/lose-shift reads wins from the game: in the IPD at least R (so T and R win, S and
+    P lose, whatever the payoffs); elsewhere any positive reward."""
+    ipd = IteratedPrisonersDilemma({"reward": 2.0, "sucker": -1.0, "temptation": 4.0, "punishment": 0.5})
+    assert ipd.is_win(torch.tensor([4.0, 2.0, 0.5, -1.0])).tolist() == [True, True, False, False]
+    bandit = ChoiceEngineeringBandit()
+    assert bandit.is_win(torch.tensor([1.0, 0.0])).tolist() == [True, False]
