@@ -7,6 +7,9 @@ observation is the game's observation of the mirrored state (the two seats' "las
 swapped), so each player sees itself as "own" and the other as "opponent". This is only meaningful
 for symmetric simultaneous games, which is checked.
 
+Each seat plays through its own `Stepper` (shaping_core/stepper.py), as in the simulator and live
+play: both decide from the state before the trial, then the trial is played with both actions.
+
 A `Trajectory` is one player's view of the batch: the features it saw before each trial plus the
 features after the last one (for bootstrapping critics), its actions and the probabilities it
 gave them, its own rewards and the opponent's rewards.
@@ -21,7 +24,8 @@ import torch
 from torch import Tensor
 
 from ..games.base import Game, State, TurnOrder
-from ..policies.base import Policy, sample_actions
+from ..policies.base import Policy
+from ..stepper import Stepper
 
 
 @dataclass
@@ -66,21 +70,21 @@ def play(game: Game, policy_a: Policy, policy_b: Policy, batch_size: int, *,
     state = game.init(batch_size, generator=generator, device=device)
     if bool((state.length != game.max_trials).any()):
         raise ValueError("play needs fixed-length episodes (no continuation_probability)")
+    seat_a, seat_b = Stepper(game, policy_a), Stepper(game, policy_b)
     memory_a, memory_b = policy_a.reset(batch_size, device), policy_b.reset(batch_size, device)
     record = {k: [] for k in ("fa", "fb", "aa", "ab", "la", "lb", "ra", "rb")}
     for _ in range(game.max_trials):
-        obs_a, obs_b = game.observe(mirror(state)), game.observe(state)
-        probs_a, memory_a = policy_a.act(obs_a, memory_a)
-        probs_b, memory_b = policy_b.act(obs_b, memory_b)
-        action_a = sample_actions(probs_a, obs_a.action_mask, generator)
-        action_b = sample_actions(probs_b, obs_b.action_mask, generator)
-        state, result = game.step(state, action_a, action_b)
-        record["fa"].append(obs_a.features)
-        record["fb"].append(obs_b.features)
+        # Player A sits in the participant seat: it decides from the mirrored state.
+        pending_a, pending_b = seat_a.decide(mirror(state), memory_a), seat_b.decide(state, memory_b)
+        action_a, action_b = pending_a.draw(generator), pending_b.draw(generator)
+        memory_a, memory_b = pending_a.policy_state, pending_b.policy_state
+        state, result = seat_b.finish(state, action_a, action_b)
+        record["fa"].append(pending_a.observation.features)
+        record["fb"].append(pending_b.observation.features)
         record["aa"].append(action_a)
         record["ab"].append(action_b)
-        record["la"].append(probs_a.gather(1, action_a[:, None]).squeeze(1).clamp_min(1e-12).log())
-        record["lb"].append(probs_b.gather(1, action_b[:, None]).squeeze(1).clamp_min(1e-12).log())
+        record["la"].append(pending_a.probs.gather(1, action_a[:, None]).squeeze(1).clamp_min(1e-12).log())
+        record["lb"].append(pending_b.probs.gather(1, action_b[:, None]).squeeze(1).clamp_min(1e-12).log())
         record["ra"].append(result.participant_reward)
         record["rb"].append(result.adversary_reward)
     record["fa"].append(game.observe(mirror(state)).features)
