@@ -45,7 +45,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from shaping_core.adversary_training import (  # noqa: E402
-    method_settings, misplaced_option, run_training)
+    add_method_options, method_settings, misplaced_option, run_training)
 from shaping_core.algorithms.fitted_q import check_game  # noqa: E402
 from shaping_core.data import DATA_FORMATS, DataFormatError, load_sequences  # noqa: E402
 from shaping_core.data.schema import write_trials  # noqa: E402
@@ -87,12 +87,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                            help="bandit: do not also train on the sequences' mirror images")
     adversary = parser.add_argument_group("adversary (defaults: AdversarySettings, FittedQSettings)")
     adversary.add_argument("--method", choices=("ppo", "fitted-q"), default="ppo")
-    adversary.add_argument("--iterations", type=int, default=None, help="ppo")
-    adversary.add_argument("--batch-size", type=int, default=None, help="ppo")
-    adversary.add_argument("--hidden-size", type=int, default=None, help="ppo")
-    adversary.add_argument("--passes", type=int, default=None, help="fitted-q")
-    adversary.add_argument("--episodes", type=int, default=None, help="fitted-q: sampled per pass")
-    adversary.add_argument("--fit-steps", type=int, default=None, help="fitted-q: Adam steps per trial")
+    add_method_options(adversary)
     parser.add_argument("--eval-episodes", type=int, default=4096)
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     parser.add_argument("--threads", type=int, default=2)

@@ -137,20 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "transfer to it")
     train.add_argument("--surrogate-share", type=float, default=None,
                        help="the surrogate's share of the episodes with --population zoo (default 0.5)")
-    train.add_argument("--iterations", type=positive, default=None, help="PPO batches (ppo)")
-    train.add_argument("--batch-size", type=positive, default=None,
-                       help="surrogate episodes per batch (ppo)")
-    train.add_argument("--hidden-size", type=positive, default=None, help="of the adversary's GRU (ppo)")
-    train.add_argument("--beta", type=float, default=None, help="AdAlign's beta (adalign only)")
-    train.add_argument("--passes", type=positive, default=None,
-                       help="rounds of sampling states and fitting every trial's Q (fitted-q)")
-    train.add_argument("--episodes", type=positive, default=None,
-                       help="surrogate episodes sampled per pass (fitted-q)")
-    train.add_argument("--fit-steps", type=positive, default=None,
-                       help="Adam steps fitting each trial's Q (fitted-q)")
-    train.add_argument("--width", type=positive, default=None,
-                       help="hidden units of each trial's Q network (fitted-q; default 128: go/no-go's "
-                            "350 trials at 128 made a 30 MB checkpoint, at 64 one of 9.5 MB)")
+    from .adversary_training import add_method_options  # the settings' fields make the flags
+
+    add_method_options(train)
     train.add_argument("--eval-episodes", type=positive, default=None)
     train.add_argument("--seed", type=nonnegative, default=0)
     train.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
@@ -305,7 +294,7 @@ def _evaluate_surrogate(args: argparse.Namespace) -> dict:
 
 
 def _train_adversary(args: argparse.Namespace) -> dict:
-    from .adversary_training import method_settings, misplaced_option, run_training
+    from .adversary_training import ADALIGN_OPTIONS, method_settings, misplaced_option, run_training
     from .algorithms.fitted_q import check_game
     from .params import ParamsError
     from .transfer import TrainingPopulation
@@ -324,8 +313,9 @@ def _train_adversary(args: argparse.Namespace) -> dict:
     if args.objective not in game.spec.objectives:
         fail(f"{game.spec.label} has no {args.objective} objective; it has "
              f"{', '.join(game.spec.objectives)}")
-    if args.beta is not None and args.objective != "adalign":
-        fail("--beta only applies to --objective adalign")
+    for name in ADALIGN_OPTIONS:
+        if getattr(args, name) is not None and args.objective != "adalign":
+            fail(f"--{name.replace('_', '-')} only applies to --objective adalign")
     method, options = args.method, vars(args)
     if message := misplaced_option(method, options):
         fail(message)

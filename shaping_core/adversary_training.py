@@ -37,9 +37,10 @@ from torch import Tensor
 from tqdm import tqdm
 
 from .algorithms.actor_critic import Learner
-from .algorithms.adalign import AdAlignLearner, AdAlignSettings, adalign_update
+from .algorithms.adalign import AdAlignLearner, adalign_update
 from .algorithms.fitted_q import FittedQSettings, fit_q_adversary
 from .algorithms.ppo import ppo_update
+from .arguments import add_settings_options
 from .algorithms.rollout import Trajectory
 from .evaluation import evaluate, summarize
 from .games import Game, Objective
@@ -56,40 +57,61 @@ from .surrogate.model import SurrogateNet, SurrogateParticipant
 from .transfer import TrainingPopulation, evaluate_against_zoo
 
 @dataclass
-class AdversarySettings(AdAlignSettings):
-    """PPO (and, for ADALIGN, Advantage Alignment) settings for a GRU adversary.
-
-    Inherited fields keep their meaning (algorithms/actor_critic.py, ppo.py, adalign.py); the
-    defaults below are the ones that train the bandit's MAX adversary in a few minutes on a CPU.
-    `beta`, `normalize_past` and `alignment_lambda` are used by ADALIGN only.
-    """
+class AdversarySettings:
+    """Everything that sets how a GRU adversary is trained with PPO (and, for ADALIGN, Advantage
+    Alignment), in one flat list. The defaults train the bandit's MAX adversary in a few minutes on
+    a CPU. `train-adversary` has a flag for each field (`--policy-lr` for `policy_lr`, ...), with
+    the field's docstring as its help."""
 
     objective: str = "max"
-    iterations: int = 150  # PPO batches
-    batch_size: int = 512  # surrogate participants per batch
-    hidden_size: int = 32  # of the adversary's and its critics' GRUs
+    """What the adversary is paid for: max, fair or adalign (the module docstring)."""
     seed: int = 0
-    eval_episodes: int = 4096  # episodes of the final evaluation
-    # Episodes are finite and every objective is their undiscounted total. Discounting made the
-    # bandit's adversary myopic: it held the other option's rewards back to the last trials and
-    # spent the target's too early (against a Q-learner whose optimum is 0.80, target rates of
-    # 0.72 +- 0.04 over 3 seeds with 0.99, 0.74 on 2 seeds with 1, before pacing_rewards).
+    """Seed of the networks' initial weights, the surrogate participants and every draw."""
+    iterations: int = 150
+    """PPO batches: each plays `batch_size` episodes and then updates the adversary."""
+    batch_size: int = 512
+    """Episodes (surrogate or zoo participants) per batch."""
+    hidden_size: int = 32
+    """Units of the adversary's GRU and of its critics' GRUs."""
+    eval_episodes: int = 4096
+    """Episodes of the final evaluation against the surrogate and the baseline."""
     gamma: float = 1.0
+    """Discount. Episodes are finite and every objective is their undiscounted total; with 0.99
+    the bandit's adversary became myopic (docs/loop.md)."""
     gae_lambda: float = 0.95
+    """GAE's lambda: 0 gives one-step TD errors, 1 Monte Carlo returns."""
     policy_lr: float = 3e-3
+    """Adam step size of the policy."""
     critic_lr: float = 3e-3
+    """Adam step size of the critic(s)."""
     critic_steps: int = 4
+    """Critic regression steps per set of targets."""
     critic_refits: int = 1
+    """Times per batch the GAE targets are recomputed and the critics fitted to them."""
     entropy_coef: float = 0.01
+    """Weight of the entropy bonus."""
+    clip: float = 0.2
+    """PPO's epsilon: the policy ratio is clipped to [1 - clip, 1 + clip]."""
     epochs: int = 4
+    """PPO passes over each batch."""
     minibatches: int = 4
-    beta: float = 1.0
-    normalize_past: bool = True
-    alignment_lambda: float | None = 0.0
-    pacing_weight: float = 1.0  # weight w of the pacing potential (pacing_rewards), points per event
-    proximal: bool = True
+    """Minibatches each pass splits the batch's episodes into."""
     normalize_advantages: bool = True
-    anneal_lr: bool = True  # step sizes decay linearly to 0 over training
+    """Divide the advantages (ADALIGN: A*) by their batch standard deviation before a step."""
+    proximal: bool = True
+    """ADALIGN: step on A* inside PPO's clipped objective instead of one plain policy-gradient step."""
+    beta: float = 1.0
+    """ADALIGN: strength of the opponent-shaping term (0 gives MAX's learner)."""
+    normalize_past: bool = True
+    """ADALIGN: use the running mean P_t / t of the past advantages instead of their sum."""
+    alignment_lambda: float | None = 0.0
+    """ADALIGN: GAE lambda of the advantages inside the shaping term (None: gae_lambda). 0 uses
+    one-step TD errors, so the term measures reciprocity rather than the noise of long sums."""
+    pacing_weight: float = 1.0
+    """Points per event of the potential-based pacing term of budgeted games (`pacing_rewards`);
+    0 turns it off."""
+    anneal_lr: bool = True
+    """Decay both step sizes linearly to 0 over training."""
 
     def __post_init__(self):
         if self.objective not in tuple(Objective):
@@ -195,14 +217,11 @@ def train_adversary(game: Game, surrogate: SurrogateNet, settings: AdversarySett
     learner = make_learner(game, surrogate, settings, device)
     optimizers = [learner.policy_optimizer, learner.critic_optimizer,
                   *([learner.opponent_critic_optimizer] if isinstance(learner, AdAlignLearner) else [])]
+    schedules = [torch.optim.lr_scheduler.LambdaLR(optimizer, lambda i: 1 - i / settings.iterations)
+                 for optimizer in optimizers] if settings.anneal_lr else []
     curve = []
     for iteration in tqdm(range(settings.iterations), desc=f"{game.spec.name} {settings.objective}",
                           disable=not progress):
-        if settings.anneal_lr:
-            for optimizer in optimizers:
-                for group in optimizer.param_groups:
-                    group["lr"] = group.setdefault("initial_lr", group["lr"]) * (
-                        1 - iteration / settings.iterations)
         episodes = play_episodes(game, participant, learner.policy, settings.batch_size,
                                  generator=generator, device=device)
         trajectory = trajectory_of(game, settings, episodes)
@@ -210,6 +229,8 @@ def train_adversary(game: Game, surrogate: SurrogateNet, settings: AdversarySett
             losses = adalign_update(learner, trajectory, generator)
         else:
             losses = ppo_update(learner, trajectory, generator)
+        for schedule in schedules:
+            schedule.step()
         curve.append({"iteration": iteration, **summarize(game, episodes),
                       "objective_return": float(objective_rewards(settings.objective, episodes)
                                                 .sum(dim=1).mean()), **losses})
@@ -279,8 +300,21 @@ def method_of(settings: AdversarySettings | FittedQSettings) -> str:
 
 # The training methods and the command-line options that belong to each (train-adversary and
 # experiments/offline_loop.py, which name them alike).
-METHOD_OPTIONS = {"ppo": ("iterations", "batch_size", "hidden_size", "beta"),
-                  "fitted-q": ("passes", "episodes", "fit_steps", "width")}
+# Each method's settings, and the fields `train-adversary` has a flag for: all but those it sets
+# itself (--objective, --seed) and eval_episodes, which both methods take.
+METHOD_SETTINGS = {"ppo": AdversarySettings, "fitted-q": FittedQSettings}
+METHOD_OPTIONS = {method: tuple(field.name for field in dataclasses.fields(settings_class)
+                                if field.name not in ("objective", "seed", "eval_episodes"))
+                  for method, settings_class in METHOD_SETTINGS.items()}
+# The PPO fields that only the adalign objective reads.
+ADALIGN_OPTIONS = ("beta", "proximal", "normalize_past", "alignment_lambda")
+
+
+def add_method_options(parser) -> None:
+    """A flag for each field of both methods' settings (`--policy-lr`, `--passes`, ...), with the
+    field's docstring as its help; a flag not given keeps the settings' default."""
+    for method, settings_class in METHOD_SETTINGS.items():
+        add_settings_options(parser, settings_class, METHOD_OPTIONS[method], applies_to=f"--method {method}")
 
 
 def misplaced_option(method: str, options: dict[str, Any]) -> str | None:
@@ -298,9 +332,7 @@ def method_settings(method: str, objective: str, seed: int,
     eval_episodes; the rest keep their defaults. Raises ValueError for a bad value."""
     overrides = {name: options[name] for name in (*METHOD_OPTIONS[method], "eval_episodes")
                  if options.get(name) is not None}
-    if method == "fitted-q":
-        return FittedQSettings(seed=seed, **overrides)
-    return AdversarySettings(objective=objective, seed=seed, **overrides)
+    return METHOD_SETTINGS[method](objective=objective, seed=seed, **overrides)
 
 
 def headline(game: Game, row: dict[str, float]) -> tuple[str, float]:

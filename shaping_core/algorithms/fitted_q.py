@@ -47,17 +47,32 @@ from ..surrogate.model import SurrogateNet, SurrogateParticipant
 
 @dataclass
 class FittedQSettings:
-    objective: str = "max"  # the only one: the adversary's own game reward
-    passes: int = 3  # rounds of (sample states, fit every Q_t backwards, evaluate)
-    episodes: int = 8192  # episodes sampled per pass; each gives one state per trial
-    fit_steps: int = 300  # Adam steps per trial (twice as many for the last trial, fitted from scratch)
-    minibatch: int = 1024  # states per Adam step
-    width: int = 128  # hidden units of each trial's MLP (two hidden layers)
-    learning_rate: float = 1e-3  # each Q_t starts from Q_{t+1}'s weights, so a small step suffices
-    explore: float = 0.1  # share of random actions when sampling states from the greedy policy
+    """Everything that sets a fitted-Q run; `train-adversary --method fitted-q` has a flag for
+    each field."""
+
+    objective: str = "max"
+    """The only one: the adversary's own game reward."""
+    passes: int = 3
+    """Rounds of (sample states, fit every trial's Q backwards, evaluate)."""
+    episodes: int = 8192
+    """Surrogate episodes sampled per pass; each gives one state per trial."""
+    fit_steps: int = 300
+    """Adam steps fitting each trial's Q (twice as many for the last trial, fitted from scratch)."""
+    minibatch: int = 1024
+    """States per Adam step."""
+    width: int = 128
+    """Hidden units of each trial's Q network (two hidden layers); the checkpoint's size grows with
+    it (docs/loop.md)."""
+    learning_rate: float = 1e-3
+    """Adam step size; small, since each trial's Q starts from the next trial's weights."""
+    explore: float = 0.1
+    """Share of random actions when sampling states from the greedy policy."""
     seed: int = 0
-    eval_episodes: int = 4096  # episodes of the final evaluation (adversary_training.run_training)
-    eval_episodes_per_pass: int = 1024  # episodes played by the greedy policy after each pass
+    """Seed of the sampled episodes, the networks' initial weights and every draw."""
+    eval_episodes: int = 4096
+    """Episodes of the final evaluation (adversary_training.run_training)."""
+    eval_episodes_per_pass: int = 1024
+    """Episodes the greedy policy plays after each pass (the learning curve)."""
 
     def __post_init__(self):
         if self.objective != Objective.MAX:

@@ -376,3 +376,31 @@ def test_an_evaluation_of_a_budgeted_game_says_when_the_budget_was_spent():
     ipd = make_game("ipd", SMALL_PARAMS["ipd"])
     assert "placement_by_quarter" not in evaluate(ipd, make_policy("tit_for_tat", ipd),
                                                   make_learner("q_learning", ipd), 4)
+
+
+def test_every_training_setting_is_documented_and_has_a_flag_that_reaches_the_settings():
+    import dataclasses
+
+    from shaping_core.__main__ import build_parser
+    from shaping_core.adversary_training import METHOD_OPTIONS, METHOD_SETTINGS, method_settings
+    from shaping_core.arguments import field_docs
+
+    for method, settings_class in METHOD_SETTINGS.items():
+        names = {field.name for field in dataclasses.fields(settings_class)}
+        assert set(field_docs(settings_class)) == names, f"{settings_class.__name__}: a field without a docstring"
+        assert set(METHOD_OPTIONS[method]) == names - {"objective", "seed", "eval_episodes"}
+
+    parser = build_parser()
+    common = ["train-adversary", "--game", "bandit", "--surrogate", "S.pt", "--out", "A.pt"]
+    given = parser.parse_args([*common, "--objective", "adalign", "--policy-lr", "0.01", "--no-anneal-lr",
+                               "--alignment-lambda", "0.5", "--epochs", "2", "--eval-episodes", "64"])
+    settings = method_settings("ppo", "adalign", 3, vars(given))
+    assert (settings.policy_lr, settings.anneal_lr, settings.alignment_lambda, settings.epochs,
+            settings.eval_episodes, settings.seed, settings.objective) == (0.01, False, 0.5, 2, 64, 3, "adalign")
+    defaults = AdversarySettings()
+    assert (settings.gamma, settings.clip, settings.proximal) == (defaults.gamma, defaults.clip, defaults.proximal)
+
+    given = parser.parse_args([*common, "--objective", "max", "--method", "fitted-q", "--learning-rate", "0.002",
+                               "--explore", "0.25", "--width", "16"])
+    fitted = method_settings("fitted-q", "max", 0, vars(given))
+    assert (fitted.learning_rate, fitted.explore, fitted.width, fitted.passes) == (0.002, 0.25, 16, 3)
