@@ -162,15 +162,17 @@ def train_selfplay_seed(config: SelfPlayConfig, seed: int, device,
     else:
         learners = [make_learner(config.algo, game, config, device) for _ in range(2)]
         update = adalign_update if config.algo == "adalign" else (lambda l, t, g: actor_critic_update(l, t))
+        # Only the policies' step sizes decay; the critics keep theirs.
+        schedules = [torch.optim.lr_scheduler.LambdaLR(learner.policy_optimizer,
+                                                       lambda i: 1 - i / config.iterations)
+                     for learner in learners] if config.anneal_lr else []
         for iteration in range(config.iterations):
-            if config.anneal_lr:
-                for learner in learners:
-                    for group in learner.policy_optimizer.param_groups:
-                        group["lr"] = learner.settings.policy_lr * (1 - iteration / config.iterations)
             traj_a, traj_b = play(game, learners[0].policy, learners[1].policy, config.batch_size,
                                   generator=generator, device=device)
             update(learners[0], traj_a, generator)
             update(learners[1], traj_b, generator)
+            for schedule in schedules:
+                schedule.step()
             if iteration % 25 == 0 or iteration == config.iterations - 1:
                 history.append({"iteration": iteration, "reward_1": traj_a.mean_reward,
                                 "reward_2": traj_b.mean_reward})
