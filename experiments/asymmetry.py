@@ -44,7 +44,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from shaping_core.asymmetry import (Cell, SweepSettings, baselines, cells_of,  # noqa: E402
+from shaping_core.asymmetry import (Cell, SweepSettings, baselines,  # noqa: E402
                                     fidelity_nll, people_for, run_sweep, summarize)
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -28,7 +28,6 @@ import torch
 from .games import Game
 from .games.budget import BudgetedGame, action_to_bits
 from .learners import Family, zoo_for
-from .learners.zoo import has_zoo
 from .learners.population import Population
 from .participants import ParticipantModel, ParticipantParamsError
 from .policies import make_policy

@@ -405,12 +405,10 @@ def _table_row(hidden_size: int, curves: dict[str, list[list[float]]]) -> dict[s
 def fit_surrogate(sequences: TrialSequences, settings: SurrogateSettings | None = None,
                   progress: bool = True) -> FitResult:
     """Cross-validate hidden size and epochs, then refit on all sequences (module docstring)."""
-    from tqdm.auto import tqdm
-
     settings = settings or SurrogateSettings()
     if sequences.n_choices == 0:
         raise ValueError("the sequences hold no choices to fit")
-    device = resolve_device(settings.device)
+    resolve_device(settings.device)  # a device that is not there fails now, not after the folds
     assignment = fold_assignment(sequences.n_sequences, settings.folds, settings.seed)
 
     started = time.perf_counter()
