@@ -13,7 +13,9 @@ server. The server, PostgreSQL, Redis and the load generator share this machine.
 
 Writes to --out: config.json, each point's load-test folder (<label>-<participants>/), metrics.json
 (per tree and point: moves acknowledged per second, p50/p95/p99 of choice -> result in the steady
-part, errors, lost and duplicated trials), table.md and load_curve.png; and prints the table.
+part, errors, lost and duplicated trials, and the CPU milliseconds per move of the server's
+workers, PostgreSQL, Redis and the load generator in the steady part, from /proc), table.md and
+load_curve.png; and prints the table.
 The trees run with this interpreter (this checkout's .venv), so they must share its requirements.
 """
 
@@ -111,11 +113,14 @@ def point(args, label: str, tree: Path, env: dict[str, str], participants: int) 
     folder.mkdir(parents=True, exist_ok=True)
     server = start_server(args, tree, env, folder / "server.log")
     try:
-        subprocess.run([sys.executable, str(REPO / "experiments" / "load_test.py"),
-                        "--base-url", f"http://127.0.0.1:{PORT}", "--study", "demo-bandit",
-                        "--participants", str(participants), "--rate", "1",
-                        "--ramp", str(participants / JOINS_PER_S), "--duration", str(args.duration),
-                        "--out", str(folder)], env=env, check=True, stdout=(folder / "stdout.txt").open("w"))
+        load = subprocess.Popen([sys.executable, str(REPO / "experiments" / "load_test.py"),
+                                 "--base-url", f"http://127.0.0.1:{PORT}", "--study", "demo-bandit",
+                                 "--participants", str(participants), "--rate", "1",
+                                 "--ramp", str(participants / JOINS_PER_S), "--duration", str(args.duration),
+                                 "--out", str(folder)], env=env, stdout=(folder / "stdout.txt").open("w"))
+        cpu = cpu_during_steady_play(server, load, participants, args.duration)
+        if load.wait() != 0:
+            raise RuntimeError(f"the load test failed; see {folder / 'stdout.txt'}")
     finally:
         stop_server(server)
     metrics = json.loads((folder / "metrics.json").read_text())
@@ -123,16 +128,56 @@ def point(args, label: str, tree: Path, env: dict[str, str], participants: int) 
     return {"participants": participants, "moves_per_s": metrics["moves_per_second_steady"],
             "p50": steady["p50"], "p95": steady["p95"], "p99": steady["p99"], "n": steady["n"],
             "errors": sum((metrics["errors"] or {}).values()), "lost": database.get("lost"),
-            "duplicated": database.get("duplicated"), "all_joined_after_s": metrics["all_joined_after_s"]}
+            "duplicated": database.get("duplicated"), "all_joined_after_s": metrics["all_joined_after_s"],
+            "cpu_ms_per_move": {name: round(seconds * 1000 / (metrics["moves_per_second_steady"] * cpu["seconds"]), 2)
+                                for name, seconds in cpu["cpu_seconds"].items()}}
+
+
+def cpu_during_steady_play(server: subprocess.Popen, load: subprocess.Popen, participants: int,
+                           duration: float) -> dict:
+    """CPU seconds used by each part (the server's workers, PostgreSQL, Redis, the load generator)
+    over a window of the steady play: from 5 s after the joins should have finished to 5 s before
+    the end. Read from /proc, so Linux only. Where the joins fall behind (an overloaded server),
+    the window holds some of them too."""
+    time.sleep(participants / JOINS_PER_S + 5)
+    groups = {"server": lambda: _children(server.pid), "postgres": lambda: _pids("postgres"),
+              "redis": lambda: _pids("redis-server"), "load_generator": lambda: [load.pid]}
+    before, started = {name: _cpu_seconds(pids()) for name, pids in groups.items()}, time.monotonic()
+    time.sleep(max(duration - 10, 1))
+    after, seconds = {name: _cpu_seconds(pids()) for name, pids in groups.items()}, time.monotonic() - started
+    return {"seconds": seconds, "cpu_seconds": {name: after[name] - before[name] for name in groups}}
+
+
+def _children(pid: int) -> list[int]:
+    return [int(p) for p in subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()]
+
+
+def _pids(name: str) -> list[int]:
+    return [int(p) for p in subprocess.run(["pgrep", name], capture_output=True, text=True).stdout.split()]
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds of these processes (those still running)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def table(results: dict[str, list[dict]]) -> str:
-    lines = ["| server | participants × 1 move/s | moves/s acknowledged | p50 ms | p95 ms | p99 ms | errors | lost | duplicated |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| server | participants × 1 move/s | moves/s acknowledged | p50 ms | p95 ms | p99 ms | errors | lost "
+             "| duplicated | CPU ms per move: server / PostgreSQL / load generator |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for label, points in results.items():
         for p in points:
+            cpu = p["cpu_ms_per_move"]
             lines.append(f"| {label} | {p['participants']} | {p['moves_per_s']} | {p['p50']} | {p['p95']} | "
-                         f"{p['p99']} | {p['errors']} | {p['lost']} | {p['duplicated']} |")
+                         f"{p['p99']} | {p['errors']} | {p['lost']} | {p['duplicated']} | "
+                         f"{cpu['server']} / {cpu['postgres']} / {cpu['load_generator']} |")
     return "\n".join(lines)
 
 
