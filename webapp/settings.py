@@ -114,13 +114,21 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory, so that tests with several threads (concurrent joins) share it.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
 
+# channels_redis waits for a consumer's messages with a blocking pop that Redis answers after
+# 5 s when none came (the layer's brpop_timeout). redis-py 8 gives every read a 5 s socket timeout
+# by default, which races that answer: an idle consumer (one tab sends nothing through the layer)
+# was torn down with close code 1011 (django/channels_redis#422). Its reads wait twice as long as
+# the pop, so a Redis that has gone away is still noticed.
+CHANNEL_LAYER_READ_TIMEOUT_S = 10
+
+
+def redis_channel_layer(url: str) -> dict:
+    return {"BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [{"address": url, "socket_timeout": CHANNEL_LAYER_READ_TIMEOUT_S}]}}
+
+
 if os.environ.get("REDIS_URL"):
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [os.environ["REDIS_URL"]]},
-        }
-    }
+    CHANNEL_LAYERS = {"default": redis_channel_layer(os.environ["REDIS_URL"])}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 

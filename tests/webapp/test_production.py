@@ -92,3 +92,17 @@ def test_serve_says_when_the_port_is_taken():
         done = _run([sys.executable, "-m", "webapp.serve", "--workers", "1", "--bind", f"127.0.0.1:{port}"], {})
     assert done.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
+
+
+def test_the_redis_channel_layer_reads_for_longer_than_its_blocking_pop_waits():
+    """Else an idle consumer's read races Redis's empty answer to the pop and the connection is
+    torn down (close code 1011) every few idle seconds: redis-py 8 reads for 5 s by default, the
+    same 5 s the layer's pop waits."""
+    from channels_redis.core import RedisChannelLayer
+    from channels_redis.utils import create_pool
+
+    from webapp.settings import redis_channel_layer
+
+    layer = RedisChannelLayer(**redis_channel_layer("redis://127.0.0.1:6379/0")["CONFIG"])
+    read_timeout = create_pool(layer.hosts[0]).connection_kwargs["socket_timeout"]
+    assert read_timeout is not None and read_timeout >= 2 * layer.brpop_timeout
