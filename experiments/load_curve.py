@@ -188,11 +188,11 @@ def plot(results: dict[str, list[dict]], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, (latency, throughput) = plt.subplots(1, 2, figsize=(11, 4))
-    for label, points in results.items():
-        x = [p["participants"] for p in points]
+    for i, (label, points) in enumerate(results.items()):
+        x, color = [p["participants"] for p in points], f"C{i}"  # one colour per tree
         for key, style in (("p50", ":"), ("p99", "-")):
-            latency.plot(x, [p[key] for p in points], style, marker="o", label=f"{label} {key}")
-        throughput.plot(x, [p["moves_per_s"] for p in points], marker="o", label=label)
+            latency.plot(x, [p[key] for p in points], style, color=color, marker="o", label=f"{label} {key}")
+        throughput.plot(x, [p["moves_per_s"] for p in points], color=color, marker="o", label=label)
     latency.axhline(100, color="grey", lw=0.6)
     latency.set(xlabel="participants × 1 move/s", ylabel="choice → result (ms, steady part)", yscale="log",
                 title="latency")
