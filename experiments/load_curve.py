@@ -13,7 +13,7 @@ server. The server, PostgreSQL, Redis and the load generator share this machine.
 
 Writes to --out: config.json, each point's load-test folder (<label>-<participants>/), metrics.json
 (per tree and point: moves acknowledged per second, p50/p95/p99 of choice -> result in the steady
-part, errors, lost and duplicated trials, and the CPU milliseconds per move of the server's
+part, errors, websocket disconnects, lost and duplicated trials, and the CPU milliseconds per move of the server's
 workers, PostgreSQL, Redis and the load generator in the steady part, from /proc), table.md and
 load_curve.png; and prints the table.
 The trees run with this interpreter (this checkout's .venv), so they must share its requirements.
@@ -127,7 +127,8 @@ def point(args, label: str, tree: Path, env: dict[str, str], participants: int) 
     steady, database = metrics["latency_ms_steady"], metrics.get("database") or {}
     return {"participants": participants, "moves_per_s": metrics["moves_per_second_steady"],
             "p50": steady["p50"], "p95": steady["p95"], "p99": steady["p99"], "n": steady["n"],
-            "errors": sum((metrics["errors"] or {}).values()), "lost": database.get("lost"),
+            "errors": sum((metrics["errors"] or {}).values()),
+            "disconnects": sum((metrics["disconnects"] or {}).values()), "lost": database.get("lost"),
             "duplicated": database.get("duplicated"), "all_joined_after_s": metrics["all_joined_after_s"],
             "cpu_ms_per_move": {name: round(seconds * 1000 / (metrics["moves_per_second_steady"] * cpu["seconds"]), 2)
                                 for name, seconds in cpu["cpu_seconds"].items()}}
@@ -169,14 +170,14 @@ def _cpu_seconds(pids: list[int]) -> float:
 
 
 def table(results: dict[str, list[dict]]) -> str:
-    lines = ["| server | participants × 1 move/s | moves/s acknowledged | p50 ms | p95 ms | p99 ms | errors | lost "
-             "| duplicated | CPU ms per move: server / PostgreSQL / load generator |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| server | participants × 1 move/s | moves/s acknowledged | p50 ms | p95 ms | p99 ms | errors "
+             "| disconnects | lost | duplicated | CPU ms per move: server / PostgreSQL / load generator |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for label, points in results.items():
         for p in points:
             cpu = p["cpu_ms_per_move"]
             lines.append(f"| {label} | {p['participants']} | {p['moves_per_s']} | {p['p50']} | {p['p95']} | "
-                         f"{p['p99']} | {p['errors']} | {p['lost']} | {p['duplicated']} | "
+                         f"{p['p99']} | {p['errors']} | {p['disconnects']} | {p['lost']} | {p['duplicated']} | "
                          f"{cpu['server']} / {cpu['postgres']} / {cpu['load_generator']} |")
     return "\n".join(lines)
 
