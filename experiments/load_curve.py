@@ -13,9 +13,9 @@ server. The server, PostgreSQL, Redis and the load generator share this machine.
 
 Writes to --out: config.json, each point's load-test folder (<label>-<participants>/), metrics.json
 (per tree and point: moves acknowledged per second, p50/p95/p99 of choice -> result in the steady
-part, errors, websocket disconnects, lost and duplicated trials, and the CPU milliseconds per move of the server's
-workers, PostgreSQL, Redis and the load generator in the steady part, from /proc), table.md and
-load_curve.png; and prints the table.
+part, errors, websocket disconnects, lost and duplicated trials, and the CPU milliseconds per
+move of the server's workers, PostgreSQL, Redis and the load generator in the steady part, from
+/proc), table.md and load_curve.png; and prints the table.
 The trees run with this interpreter (this checkout's .venv), so they must share its requirements.
 """
 
