@@ -44,7 +44,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from shaping_core.asymmetry import (Cell, SweepSettings, baselines,  # noqa: E402
+from shaping_core.asymmetry import (PEOPLE_NEED, Cell, SweepSettings, baselines,  # noqa: E402
                                     fidelity_nll, people_for, run_sweep, summarize)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -102,7 +102,7 @@ def sweep_settings(args: argparse.Namespace, game: str) -> SweepSettings:
     if game == "ipd-study":
         game, size["game_params"], size["fidelities"] = "ipd", STUDY_IPD, (1.0,)
     size["device"] = args.device
-    paths = dict(data=str(args.data), true_surrogate=str(args.true_surrogate)) if game == "ipd" else {}
+    paths = {name: str(getattr(args, name)) for name in PEOPLE_NEED.get(game, ())}
     try:
         return SweepSettings(game=game, **size, **paths)
     except ValueError as error:
