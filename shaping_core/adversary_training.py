@@ -40,8 +40,8 @@ from .algorithms.actor_critic import Learner
 from .algorithms.adalign import AdAlignLearner, adalign_update
 from .algorithms.fitted_q import FittedQSettings, fit_q_adversary
 from .algorithms.ppo import ppo_update
-from .arguments import add_settings_options
 from .algorithms.rollout import Trajectory
+from .arguments import add_settings_options
 from .evaluation import evaluate, summarize
 from .games import Game, Objective
 from .games.budget import action_to_bits

@@ -75,8 +75,7 @@ def add_settings_options(parser: argparse.ArgumentParser, settings_class: type, 
     """A flag for each field in `names` of a settings dataclass: `--policy-lr` for `policy_lr`,
     `--anneal-lr` / `--no-anneal-lr` for a boolean; its help is the field's docstring and default.
     Every flag defaults to None (not given), so that the settings keep their own defaults and
-    check their own values (`settings_overrides`). `applies_to` is added to each help, e.g.
-    "ppo"."""
+    check their own values. `applies_to` is added to each help, e.g. "--method ppo"."""
     fields = {field.name: field for field in dataclasses.fields(settings_class)}
     docs = field_docs(settings_class)
     hints = typing.get_type_hints(settings_class)
@@ -91,11 +90,6 @@ def add_settings_options(parser: argparse.ArgumentParser, settings_class: type, 
         where = f"{applies_to}; " if applies_to else ""
         parser.add_argument(f"--{name.replace('_', '-')}", dest=name, default=None,
                             help=f"{docs.get(name, name)} ({where}default {fields[name].default})", **options)
-
-
-def settings_overrides(args: argparse.Namespace, names: Sequence[str]) -> dict:
-    """The fields among `names` given on the command line (not None)."""
-    return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
 
 
 def _number(kind: type):

@@ -141,6 +141,5 @@ def _converted(row: tuple, columns: list) -> list:
     return values
 
 
-
 def _prepared(trial: Trial, name: str):
     return _TRIAL_FIELD_BY_ATTNAME[name].get_db_prep_save(getattr(trial, name), connection)
