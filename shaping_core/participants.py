@@ -20,7 +20,9 @@ Fields of a view have any leading shape: [B] while playing, [N, T] for whole sto
 
 from __future__ import annotations
 
+import dataclasses
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
@@ -135,3 +137,33 @@ class ParticipantModel(ABC):
     @abstractmethod
     def act(self, view: ParticipantView, state: Any) -> tuple[Tensor, Any]:
         """Action probabilities [B, n_actions] and the state after learning from the view."""
+
+    def select(self, state: Any, rows: Tensor) -> Any:
+        """The state of the episodes `rows` [N] long of a batch's state (fitted Q keeps, mixes and
+        replays sampled states: algorithms/fitted_q.py). The default indexes every tensor of the
+        state along its first dimension, through dataclasses, dicts, tuples and lists; a model
+        whose state is batched along another dimension overrides it (the surrogate)."""
+        return map_batched(lambda x: x[rows], state)
+
+    def concatenate(self, states: Sequence[Any]) -> Any:
+        """One state for the episodes of `states` (each a batch's state from this model), in
+        order."""
+        return map_batched(lambda *xs: torch.cat(xs), *states)
+
+
+def map_batched(function: Callable[..., Tensor], *states: Any) -> Any:
+    """`function` applied to the matching tensors of one or more states of the same structure
+    (dataclasses, dicts, tuples, lists and tensors; None and plain values are kept from the
+    first)."""
+    first = states[0]
+    if isinstance(first, Tensor):
+        return function(*states)
+    if dataclasses.is_dataclass(first) and not isinstance(first, type):
+        return dataclasses.replace(first, **{
+            f.name: map_batched(function, *(getattr(s, f.name) for s in states))
+            for f in fields(first) if f.init})
+    if isinstance(first, dict):
+        return {key: map_batched(function, *(s[key] for s in states)) for key in first}
+    if isinstance(first, (tuple, list)):
+        return type(first)(map_batched(function, *parts) for parts in zip(*states, strict=True))
+    return first

@@ -22,8 +22,20 @@ Q-learner is experiments/bandit_optimum.py). The states come from playing the su
   half and half with the previous pass's states, so that Q is accurate where a good adversary
   goes.
 
-Each pass ends with the greedy policy played against the surrogate (`eval_episodes_per_pass`
-episodes), the learning curve. Objective MAX only (the adversary's own game reward), in games
+**Against a population.** A robust adversary plans against people it cannot identify in advance:
+`population` (the surrogate together with learner-zoo families, learners/population.py) replaces
+the surrogate as the model of the person. Each sampled episode is one person of one member, and its
+backup takes the choice probabilities of *that* person's own state,
+
+    Q_t(x, a) = E[ sum_c p_person(c | state_t, a) [ r + max_{a'} Q_{t+1}(x', a') ] | x ],
+
+while Q still reads only the features x the adversary has when it plays (its own copy of the
+surrogate run on the person's trials). Regression on these targets averages them over the people
+that look alike to the adversary: the expected value, under the population, of a policy that acts
+on x (the same holds for the sampling noise of the choices in the single-model case).
+
+Each pass ends with the greedy policy played against the model of the person
+(`eval_episodes_per_pass` episodes), the learning curve. Objective MAX only (the adversary's own game reward), in games
 where the adversary moves first (the bandit, go/no-go): there the participant's choice
 probabilities after each adversary action are one surrogate step away.
 """
@@ -32,13 +44,14 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor
 from tqdm import tqdm
 
-from ..games import Game, Objective, State, TurnOrder
-from ..participants import participant_view
+from ..games import Game, Objective, Sight, State, TurnOrder
+from ..participants import ParticipantModel, participant_view
 from ..policies.shaping import view_from_observation
 from ..policies.shaping_q import QShapingAdversary
 from ..evaluation import evaluate
@@ -55,7 +68,7 @@ class FittedQSettings:
     passes: int = 3
     """Rounds of (sample states, fit every trial's Q backwards, evaluate)."""
     episodes: int = 8192
-    """Surrogate episodes sampled per pass; each gives one state per trial."""
+    """Episodes sampled per pass; each gives one state per trial."""
     fit_steps: int = 300
     """Adam steps fitting each trial's Q (twice as many for the last trial, fitted from scratch)."""
     minibatch: int = 1024
@@ -91,24 +104,29 @@ class FittedQSettings:
 @dataclass
 class TrialStates:
     """States sampled at one trial: the game's, the surrogate's hidden state [1, N, H] after
-    reading the previous trial, and the adversary's features [N, F] and allowed actions [N, A]."""
+    reading the previous trial, the adversary's features [N, F] and allowed actions [N, A], and,
+    when planning against a population, the person's state before this trial's `act` (None when
+    the adversary's own surrogate is the model of the person)."""
 
     game_state: State
     hidden: Tensor
     features: Tensor
     mask: Tensor
+    person: Any = None
 
-    def take(self, rows: Tensor) -> TrialStates:
+    def take(self, rows: Tensor, population: ParticipantModel | None) -> TrialStates:
         return TrialStates(_index_state(self.game_state, rows), self.hidden[:, rows],
-                           self.features[rows], self.mask[rows])
+                           self.features[rows], self.mask[rows],
+                           None if population is None else population.select(self.person, rows))
 
     @staticmethod
-    def cat(parts: list[TrialStates]) -> TrialStates:
+    def cat(parts: list[TrialStates], population: ParticipantModel | None) -> TrialStates:
         fields = [f.name for f in dataclasses.fields(parts[0].game_state)]
         game_state = type(parts[0].game_state)(
             **{f: torch.cat([getattr(p.game_state, f) for p in parts]) for f in fields})
         return TrialStates(game_state, torch.cat([p.hidden for p in parts], dim=1),
-                           torch.cat([p.features for p in parts]), torch.cat([p.mask for p in parts]))
+                           torch.cat([p.features for p in parts]), torch.cat([p.mask for p in parts]),
+                           None if population is None else population.concatenate([p.person for p in parts]))
 
 
 def _index_state(state: State, rows: Tensor) -> State:
@@ -139,10 +157,25 @@ def choice_probabilities(adversary: QShapingAdversary, state: State, hidden: Ten
     return torch.softmax(adversary.surrogate.logits_for(hidden[-1], view.cue), dim=-1)
 
 
+def person_probabilities(population: ParticipantModel, states: TrialStates, n_actions: int) -> Tensor:
+    """[N, A, C] each sampled person's choice probabilities after each adversary action, from
+    their own state. One `act` per action where the person sees the action as a cue (go/no-go);
+    one for all where they do not (the bandit's rewards are seen only after the choice)."""
+    game, state = population.game, states.game_state
+    if game.spec.participant_sees is not Sight.CUE:
+        probs, _ = population.act(participant_view(game, state), states.person)
+        return probs.unsqueeze(1).expand(-1, n_actions, -1)
+    return torch.stack([population.act(participant_view(game, state, torch.full_like(state.trial, a)),
+                                       states.person)[0] for a in range(n_actions)], dim=1)
+
+
 @torch.no_grad()
-def backup(adversary: QShapingAdversary, states: TrialStates, trial: int) -> Tensor:
+def backup(adversary: QShapingAdversary, states: TrialStates, trial: int,
+           population: ParticipantModel | None = None) -> Tensor:
     """[N, A] exact Bellman targets of Q_trial, from the fitted Q_{trial+1} in adversary.net
-    (Q_T = 0). Entries for actions the rules forbid are meaningless (masked in the loss)."""
+    (Q_T = 0), with the choice probabilities of `population`'s sampled people where given, else of
+    the adversary's surrogate. Entries for actions the rules forbid are meaningless (masked in the
+    loss)."""
     game, net = adversary.game, adversary.net
     n, n_actions = states.features.shape[0], adversary.n_actions
     n_choices = len(game.spec.participant_actions)
@@ -151,7 +184,10 @@ def backup(adversary: QShapingAdversary, states: TrialStates, trial: int) -> Ten
     actions = torch.arange(n_actions, device=rows.device).repeat_interleave(n_choices).repeat(n)
     choices = torch.arange(n_choices, device=rows.device).repeat(n * n_actions)
     game_state, hidden = _index_state(states.game_state, rows), states.hidden[:, rows]
-    probs = choice_probabilities(adversary, game_state, hidden, actions).gather(1, choices[:, None]).squeeze(1)
+    if population is None:
+        probs = choice_probabilities(adversary, game_state, hidden, actions).gather(1, choices[:, None]).squeeze(1)
+    else:  # rows run over (state, action, choice) in that order, as the [N, A, C] tensor does
+        probs = person_probabilities(population, states, n_actions).reshape(-1)
     next_state, result = game.step(game_state, choices, actions)
     value = result.adversary_reward
     if trial + 1 < net.n_trials:
@@ -163,19 +199,21 @@ def backup(adversary: QShapingAdversary, states: TrialStates, trial: int) -> Ten
 
 @torch.no_grad()
 def sample_states(adversary: QShapingAdversary, episodes: int, behaviour: str, settings: FittedQSettings,
-                  generator: torch.Generator, device) -> list[TrialStates]:
-    """Play `episodes` against the surrogate and keep the states of every trial. `behaviour` is
-    "random" (per-episode random action preferences) or "greedy" (greedy on adversary.net, with
-    settings.explore random actions)."""
+                  generator: torch.Generator, device, population: ParticipantModel | None = None,
+                  ) -> list[TrialStates]:
+    """Play `episodes` against the surrogate (or `population`) and keep the states of every trial.
+    `behaviour` is "random" (per-episode random action preferences) or "greedy" (greedy on
+    adversary.net, with settings.explore random actions)."""
     game = adversary.game
     state = game.init(episodes, generator=generator, device=device)
     hidden = adversary.surrogate.initial_hidden(episodes, device)
+    person = None if population is None else population.reset(episodes, generator=generator, device=device)
     # Dirichlet(1, ..., 1) preferences over the actions: Exp(1) draws (normalised by multinomial).
     preferences = -torch.log1p(-torch.rand(episodes, adversary.n_actions, generator=generator, device=device))
     kept = []
     for trial in range(game.max_trials):
         hidden, features, mask = surrogate_features(adversary, state, hidden)
-        kept.append(TrialStates(state, hidden, features, mask))
+        kept.append(TrialStates(state, hidden, features, mask, person))
         if behaviour == "random":
             # A draw of exactly 0 for every allowed action is all but impossible; the tiny floor
             # keeps multinomial valid even then.
@@ -185,18 +223,22 @@ def sample_states(adversary: QShapingAdversary, episodes: int, behaviour: str, s
             uniform = torch.multinomial(mask.float(), 1, generator=generator).squeeze(1)
             explore = torch.rand(episodes, generator=generator, device=device) < settings.explore
             action = torch.where(explore, uniform, greedy)
-        probs = choice_probabilities(adversary, state, hidden, action)
+        if population is None:
+            probs = choice_probabilities(adversary, state, hidden, action)
+        else:
+            probs, person = population.act(participant_view(game, state, action), person)
         choice = torch.multinomial(probs, 1, generator=generator).squeeze(1)
         state, _ = game.step(state, choice, action)
     return kept
 
 
 def fit_trial(adversary: QShapingAdversary, states: TrialStates, trial: int,
-              settings: FittedQSettings, generator: torch.Generator) -> float:
+              settings: FittedQSettings, generator: torch.Generator,
+              population: ParticipantModel | None = None) -> float:
     """Fit Q_trial to its exact targets (masked MSE); returns the RMSE on all the states, in units
     of the game's rewards."""
     net = adversary.net
-    target = backup(adversary, states, trial) / net.scale(trial)
+    target = backup(adversary, states, trial, population) / net.scale(trial)
     mask = states.mask.float()
     target = torch.where(states.mask, target, 0.0)
     mlp = net.trials[trial]
@@ -221,29 +263,33 @@ def fit_trial(adversary: QShapingAdversary, states: TrialStates, trial: int,
 
 def fit_q_adversary(game: Game, surrogate: SurrogateNet, settings: FittedQSettings, *,
                     device: torch.device | str = "cpu", progress: bool = True,
+                    population: ParticipantModel | None = None,
                     ) -> tuple[QShapingAdversary, list[dict[str, float]]]:
-    """Plan an adversary against the surrogate; return it and one learning-curve row per pass."""
+    """Plan an adversary against the surrogate, or against `population` (e.g. the surrogate
+    together with learner-zoo families); the adversary reads the surrogate's summary of the person
+    either way. Return it and one learning-curve row per pass."""
     check_game(game)
     torch.manual_seed(settings.seed)
     generator = torch.Generator(device=device).manual_seed(settings.seed)
     adversary = QShapingAdversary(game, surrogate=surrogate, width=settings.width)
     adversary.reset(1, device)  # moves the networks to the device
     adversary.net.requires_grad_(True)
-    participant = SurrogateParticipant(game, surrogate.to(device))
+    participant = population if population is not None else SurrogateParticipant(game, surrogate.to(device))
     curve = []
     states: list[TrialStates] | None = None
     for iteration in range(settings.passes):
         fresh = settings.episodes if states is None else settings.episodes // 2
         sampled = sample_states(adversary, fresh, "random" if states is None else "greedy",
-                                settings, generator, device)
+                                settings, generator, device, population)
         if states is not None:  # keep half of the previous pass's states
-            sampled = [TrialStates.cat([old.take(torch.arange(settings.episodes - fresh, device=device)), new])
+            kept = torch.arange(settings.episodes - fresh, device=device)
+            sampled = [TrialStates.cat([old.take(kept, population), new], population)
                        for old, new in zip(states, sampled)]
         states = sampled
         errors = []
         for trial in tqdm(reversed(range(game.max_trials)), total=game.max_trials,
                           desc=f"pass {iteration + 1}/{settings.passes}", disable=not progress):
-            errors.append(fit_trial(adversary, states[trial], trial, settings, generator))
+            errors.append(fit_trial(adversary, states[trial], trial, settings, generator, population))
         with torch.no_grad():
             first = states[0]
             predicted = adversary.net.at(0, first.features).masked_fill(~first.mask, float("-inf"))

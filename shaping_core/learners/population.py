@@ -65,3 +65,12 @@ class Population(ParticipantModel):
         stacked = torch.stack(probs, dim=1)  # [B, members, actions]
         rows = torch.arange(stacked.shape[0], device=stacked.device)
         return stacked[rows, state.member], PopulationState(state.member, tuple(states))
+
+    def select(self, state: PopulationState, rows: Tensor) -> PopulationState:
+        return PopulationState(state.member[rows],
+                               tuple(m.select(s, rows) for m, s in zip(self.members, state.states)))
+
+    def concatenate(self, states: Sequence[PopulationState]) -> PopulationState:
+        return PopulationState(torch.cat([s.member for s in states]),
+                               tuple(m.concatenate([s.states[i] for s in states])
+                                     for i, m in enumerate(self.members)))

@@ -32,7 +32,7 @@ import torch
 from torch import Tensor, nn
 
 from ..games import Game, Sight
-from ..participants import ParticipantModel, ParticipantView
+from ..participants import ParticipantModel, ParticipantView, map_batched
 
 
 def _one_hot_or_none(action: Tensor, n: int) -> Tensor:
@@ -191,3 +191,16 @@ class SurrogateParticipant(ParticipantModel):
         probs = torch.softmax(self.net.logits_for(hidden[-1], view.cue), dim=-1)
         # The mirror image picks option k with the probability the surrogate gives its mirror.
         return probs.gather(1, orientation.choice_order), (hidden, orientation)
+
+    def select(self, state, rows: Tensor):
+        # The GRU's hidden state is [layers, B, H]: its episodes are along the second dimension.
+        if not self.counterbalance:
+            return state[:, rows]
+        hidden, orientation = state
+        return hidden[:, rows], map_batched(lambda x: x[rows], orientation)
+
+    def concatenate(self, states):
+        if not self.counterbalance:
+            return torch.cat(states, dim=1)
+        hidden = torch.cat([h for h, _ in states], dim=1)
+        return hidden, map_batched(lambda *xs: torch.cat(xs), *(o for _, o in states))

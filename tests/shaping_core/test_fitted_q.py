@@ -13,6 +13,8 @@ from shaping_core.algorithms.fitted_q import (FittedQSettings, TrialStates, back
                                               surrogate_features)
 from shaping_core.games import make_game
 from shaping_core.learners import make_learner
+from shaping_core.learners.population import Population
+from shaping_core.policies import make_policy
 from shaping_core.policies.checkpoint import load_policy, save_policy
 from shaping_core.policies.shaping_q import QShapingAdversary, TrialQNet
 from shaping_core.simulation import play_episodes
@@ -142,8 +144,43 @@ def test_sampled_states_follow_the_rules_and_mix_on_later_passes():
     budget = torch.stack([s.game_state.budget_left for s in states])  # [T, N, 2]
     assert bool((budget[1:] <= budget[:-1]).all()) and bool((budget >= 0).all())
     greedy = sample_states(adversary, 8, "greedy", FittedQSettings(explore=0.0), generator, "cpu")
-    mixed = TrialStates.cat([states[1].take(torch.arange(4)), greedy[1]])
+    mixed = TrialStates.cat([states[1].take(torch.arange(4), None), greedy[1]], None)
     assert mixed.features.shape[0] == 12 and mixed.hidden.shape[1] == 12
+
+
+@pytest.mark.parametrize("game_name", ["bandit", "gonogo"])
+def test_a_population_of_the_surrogate_alone_backs_up_as_the_surrogate_does(game_name):
+    """Planning against a population takes each sampled person's probabilities from their own
+    state; with the adversary's own surrogate as the only member, that is the surrogate path."""
+    game, surrogate = solved(game_name)
+    adversary = QShapingAdversary(game, surrogate=surrogate, width=8)
+    population = Population(game, [SurrogateParticipant(game, surrogate, counterbalance=False)])
+    states = sample_states(adversary, 16, "random", FittedQSettings(), torch.Generator().manual_seed(0), "cpu",
+                           population)
+    for trial in range(game.max_trials):
+        assert torch.allclose(backup(adversary, states[trial], trial, population),
+                              backup(adversary, states[trial], trial), atol=1e-6)
+    kept = TrialStates.cat([states[2].take(torch.tensor([3, 1]), population), states[2]], population)
+    assert torch.allclose(backup(adversary, kept, 2, population)[:2], backup(adversary, states[2], 2)[[3, 1]],
+                          atol=1e-6)
+
+
+def test_fitted_q_against_a_population_shapes_that_population(one_thread):
+    """Planned against win-stay/lose-shift players, the adversary moves them far more than one planned
+    against the surrogate alone, and more than the random schedule does."""
+    game = make_game("bandit", {"trials": 12, "rewards_per_option": 3})
+    surrogate = random_surrogate(game, hidden_size=8, seed=0)
+    wsls = make_learner("win_stay_lose_shift", game, {"epsilon": 0.05})
+    settings = FittedQSettings(passes=2, episodes=1024, fit_steps=100, minibatch=256, width=32,
+                               learning_rate=3e-3, eval_episodes_per_pass=64)
+    planned, _ = fit_q_adversary(game, surrogate, settings, progress=False, population=Population(game, [wsls]))
+    alone, _ = fit_q_adversary(game, surrogate, settings, progress=False)
+
+    def rate(adversary):
+        return evaluate(game, adversary, wsls, 2048, seed=7)["target_rate"]
+
+    random = rate(make_policy("random_schedule", game))
+    assert rate(planned) > max(rate(alone), random) + 0.05
 
 
 @pytest.mark.parametrize("game_name", ["ipd", "trust"])
