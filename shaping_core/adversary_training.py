@@ -46,6 +46,7 @@ from .evaluation import evaluate, summarize
 from .games import Game, Objective
 from .games.budget import action_to_bits
 from .learners.zoo import has_zoo
+from .params import check_at_least_one
 from .participants import ParticipantModel
 from .policies import make_policy
 from .policies.checkpoint import save_policy
@@ -119,9 +120,7 @@ class AdversarySettings:
                              f"{', '.join(Objective)}")
         # A plain string: checkpoints store the settings and load with weights_only=True.
         self.objective = str(Objective(self.objective).value)
-        for name in ("iterations", "batch_size", "hidden_size", "eval_episodes"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        check_at_least_one(self, ("iterations", "batch_size", "hidden_size", "eval_episodes"))
         if self.pacing_weight < 0:
             raise ValueError(f"pacing_weight must be at least 0, got {self.pacing_weight}")
 

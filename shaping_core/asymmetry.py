@@ -47,6 +47,7 @@ from .devices import resolve_device
 from .games import Game, make_game
 from .games.ipd import memory_one, zero_determinant_fit
 from .learners import make_learner
+from .params import check_at_least_one
 from .participants import ParticipantModel
 from .policies import make_policy
 from .policies.base import Policy
@@ -119,10 +120,8 @@ class SweepSettings:
             raise ValueError("at least one seed is needed")
         if not 0 < self.test_share < 1:
             raise ValueError(f"test_share must lie in (0, 1), got {self.test_share}")
-        for name in ("surrogate_hidden", "surrogate_steps", "surrogate_batch", "iterations",
-                     "batch_size", "adversary_hidden", "eval_episodes", "simulated_people"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        check_at_least_one(self, ("surrogate_hidden", "surrogate_steps", "surrogate_batch", "iterations",
+                                  "batch_size", "adversary_hidden", "eval_episodes", "simulated_people"))
         resolve_device(self.device)  # a clear error now rather than in every cell
         missing = [name for name in PEOPLE_NEED.get(self.game, ()) if not getattr(self, name)]
         if missing:

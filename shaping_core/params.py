@@ -19,6 +19,13 @@ class ParamsError(ValueError):
     """Parameters that cannot be used; the message says which and why."""
 
 
+def check_at_least_one(settings: Any, names: tuple[str, ...]) -> None:
+    """A ValueError naming the first of the settings' counts `names` that is below 1."""
+    for name in names:
+        if getattr(settings, name) < 1:
+            raise ValueError(f"{name} must be at least 1, got {getattr(settings, name)}")
+
+
 @dataclass(frozen=True)
 class Params:
     """Base for a game's parameters: built from a plain mapping (a study's JSON) with checks."""

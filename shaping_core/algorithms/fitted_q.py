@@ -51,6 +51,7 @@ from torch import Tensor
 from tqdm import tqdm
 
 from ..games import Game, Objective, Sight, State, TurnOrder
+from ..params import check_at_least_one
 from ..participants import ParticipantModel, participant_view
 from ..policies.shaping import view_from_observation
 from ..policies.shaping_q import QShapingAdversary
@@ -91,10 +92,8 @@ class FittedQSettings:
         if self.objective != Objective.MAX:
             raise ValueError(f"fitted Q iteration trains the max objective only, not {self.objective!r}")
         self.objective = str(Objective.MAX.value)
-        for name in ("passes", "episodes", "fit_steps", "minibatch", "width", "eval_episodes",
-                     "eval_episodes_per_pass"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        check_at_least_one(self, ("passes", "episodes", "fit_steps", "minibatch", "width", "eval_episodes",
+                                  "eval_episodes_per_pass"))
         if not self.learning_rate > 0:
             raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
         if not 0 <= self.explore <= 1:
