@@ -1,11 +1,13 @@
 """Leave-one-family-out: does a shaping adversary move people of a style it never trained on?
 
     python experiments/robustness.py --game bandit --surrogate S_A.pt --held-out-surrogate S_B.pt \
-        --seeds 3 --out out/robustness_bandit [--jobs 2] [--iterations 150] [--batch-size 512]
+        --seeds 3 --out out/robustness_bandit [--jobs 2] [--method ppo|fitted-q] [--surrogate-share 0.5]
 
 For every family of the game's learner zoo (shaping_core/learners/zoo.py) and every seed, a MAX
-adversary is trained with PPO against the surrogate together with every *other* family
-(`train-adversary --population zoo --hold-out FAMILY`) and then plays the held-out family. Beside it:
+adversary is trained against the surrogate together with every *other* family
+(`train-adversary --population zoo --hold-out FAMILY`) and then plays the held-out family. It is
+trained by `--method` (PPO by default, as train-adversary), and every flag of that method's
+settings applies (`--iterations`, `--passes`, ...). Beside it:
 
 - **surrogate only**: the same training against the surrogate alone (one adversary per seed), played
   against every family: what training on the human model alone transfers;
@@ -42,7 +44,8 @@ from joblib import Parallel, delayed
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from shaping_core.adversary_training import AdversarySettings, run_training  # noqa: E402
+from shaping_core.adversary_training import (METHOD_SETTINGS, add_method_options,  # noqa: E402
+                                             method_settings, misplaced_option, run_training)
 from shaping_core.games import Objective  # noqa: E402
 from shaping_core.learners import zoo_for  # noqa: E402
 from shaping_core.optimum import cached_family_optimum, solvable  # noqa: E402
@@ -65,14 +68,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--families", nargs="+", default=None, help="default: every family of the zoo")
     parser.add_argument("--surrogate-share", type=float, default=0.5,
                         help="the surrogate's share of the training episodes (default 0.5)")
-    parser.add_argument("--iterations", type=int, default=AdversarySettings.iterations)
-    parser.add_argument("--batch-size", type=int, default=AdversarySettings.batch_size)
-    parser.add_argument("--eval-episodes", type=int, default=4096)
+    parser.add_argument("--method", choices=tuple(METHOD_SETTINGS), default="ppo",
+                        help="how each adversary is trained (default ppo)")
+    add_method_options(parser)
+    parser.add_argument("--eval-episodes", type=int, default=4096,
+                        help="simulated participants per family and adversary in the table")
     parser.add_argument("--optimum-participants", type=int, default=16,
                         help="simulated participants whose optimum is solved per family (default 16)")
     parser.add_argument("--grid", type=int, default=21, help="grid points per Q value of the optimum")
     parser.add_argument("--jobs", type=int, default=2, help="trainings in parallel, one thread each")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if message := misplaced_option(args.method, vars(args)):
+        parser.error(message)
+    return args
 
 
 def train_one(args: argparse.Namespace, name: str, seed: int, hold_out: list[str] | None) -> str:
@@ -83,8 +91,7 @@ def train_one(args: argparse.Namespace, name: str, seed: int, hold_out: list[str
     population = (TrainingPopulation.zoo(args.game, hold_out, args.surrogate_share)
                   if hold_out is not None else None)
     # The training's own evaluation is a quick check; the table's figures are evaluated below.
-    settings = AdversarySettings(objective=Objective.MAX, seed=seed, iterations=args.iterations,
-                                 batch_size=args.batch_size, eval_episodes=1024)
+    settings = method_settings(args.method, Objective.MAX, seed, {**vars(args), "eval_episodes": 1024})
     out = Path(args.out) / "adversaries" / f"{name}-seed{seed}.pt"
     if out.exists():  # trained by an earlier, interrupted run with the same --out
         return str(out)

@@ -129,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "fitted-q: per-trial Q-functions fitted by backward induction through "
                             "the surrogate (max objective, bandit and go/no-go). Default ppo")
     train.add_argument("--population", choices=("surrogate", "zoo"), default="surrogate",
-                       help="who the adversary trains against (ppo): surrogate (default), or zoo: the "
+                       help="who the adversary trains against: surrogate (default), or zoo: the "
                             "surrogate on --surrogate-share of the episodes and the game's learner-zoo "
                             "families (shaping_core/learners/zoo.py) on the rest")
     train.add_argument("--hold-out", action="append", default=[], metavar="FAMILY",
@@ -329,8 +329,6 @@ def _train_adversary(args: argparse.Namespace) -> dict:
                  f"gonogo), not {game.spec.name}")
     population = None
     if args.population == "zoo":
-        if method != "ppo":
-            fail("--population zoo needs --method ppo: fitted Q plans through the surrogate alone")
         try:
             population = TrainingPopulation.zoo(game.spec.name, args.hold_out,
                                                 0.5 if args.surrogate_share is None else args.surrogate_share)

@@ -241,12 +241,10 @@ def run_training(*, game: Game, surrogate: SurrogateNet, surrogate_spec: dict[st
                  device: torch.device, log: Callable[[str], None] = print,
                  population: TrainingPopulation | None = None) -> dict[str, Any]:
     """Train (PPO with AdversarySettings, fitted Q iteration with FittedQSettings) against the
-    surrogate, or with PPO against `population` (the surrogate and learner-zoo families); evaluate
+    surrogate, or against `population` (the surrogate and learner-zoo families); evaluate
     against the surrogate next to the game's random baseline, and against every zoo family where
     the game has a zoo; write the checkpoint `out` with config.json, metrics.json and
     learning_curve.png in `out`'s stem folder."""
-    if population is not None and isinstance(settings, FittedQSettings):
-        raise ValueError("a training population needs --method ppo: fitted Q plans through the surrogate alone")
     out = Path(out)
     run = RunDir(out.with_suffix(""), device)
     run.write_config({"game": game.spec.name, "game_params": game.params.to_mapping(),
@@ -255,11 +253,11 @@ def run_training(*, game: Game, surrogate: SurrogateNet, surrogate_spec: dict[st
                       "surrogate_metrics": surrogate_spec.get("metrics", {}),
                       "population": population.to_dict() if population else None})
     started = time.perf_counter()
+    trained_against = (population.build(game, SurrogateParticipant(game, surrogate.to(device)))
+                       if population else None)
     if isinstance(settings, FittedQSettings):
-        adversary, curve = fit_q_adversary(game, surrogate, settings, device=device)
+        adversary, curve = fit_q_adversary(game, surrogate, settings, device=device, population=trained_against)
     else:
-        trained_against = (population.build(game, SurrogateParticipant(game, surrogate.to(device)))
-                           if population else None)
         adversary, curve = train_adversary(game, surrogate, settings, device=device, population=trained_against)
     seconds = time.perf_counter() - started
     participant = SurrogateParticipant(game, surrogate)

@@ -61,3 +61,21 @@ def test_each_family_is_held_out_and_reported_beside_random_and_its_optimum(surr
     assert robustness.main(argv) == 0
     assert {p.name: p.stat().st_mtime_ns for p in (out / "adversaries").glob("*.pt")} == before
     assert json.loads((out / "metrics.json").read_text())["families"] == metrics["families"]
+
+
+def test_adversaries_may_be_planned_by_fitted_q_and_options_of_the_other_method_are_refused(
+        surrogate, tmp_path, capsys):
+    robustness = load_experiment("robustness")
+    out = tmp_path / "out"
+    assert robustness.main(["--game", "bandit", "--surrogate", str(surrogate), "--families", "wsls", "--seeds", "1",
+                            "--method", "fitted-q", "--passes", "1", "--episodes", "16", "--fit-steps", "2",
+                            "--width", "4", "--eval-episodes", "16", "--optimum-participants", "2", "--grid", "5",
+                            "--jobs", "1", "--out", str(out)]) == 0
+    trained = json.loads((out / "adversaries" / "without-wsls-seed0" / "config.json").read_text())
+    assert trained["method"] == "fitted-q" and "wsls" not in trained["population"]["families"]
+    assert trained["settings"]["passes"] == 1
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        robustness.main(["--game", "bandit", "--surrogate", str(surrogate), "--method", "fitted-q",
+                         "--iterations", "3", "--out", str(tmp_path / "other")])
+    assert "--iterations applies to --method ppo, not fitted-q" in capsys.readouterr().err

@@ -151,6 +151,18 @@ def test_train_adversary_against_the_surrogate_and_the_zoo_holding_one_family_ou
     assert load_policy(out).game.params == make_game("bandit", BANDIT).params
 
 
+def test_fitted_q_plans_against_the_surrogate_and_the_zoo(loop):
+    out = loop["folder"] / "robust-q.pt"
+    trained, _ = run(["train-adversary", "--game", "bandit", "--surrogate", loop["surrogate"], "--objective", "max",
+                      "--method", "fitted-q", "--population", "zoo", "--hold-out", "wsls", "--passes", "1",
+                      "--episodes", "32", "--fit-steps", "2", "--width", "8", "--eval-episodes", "32",
+                      "--threads", "1", "--device", "cpu", "--out", out])
+    config = json.loads((loop["folder"] / "robust-q" / "config.json").read_text())
+    assert trained["method"] == config["method"] == "fitted-q"
+    assert config["population"]["families"] == [f.name for f in zoo_for("bandit") if f.name != "wsls"]
+    assert isinstance(load_policy(out), QShapingAdversary)
+
+
 def test_evaluate_adversary_against_the_zoo_prints_one_line_per_family(loop):
     summary, printed = run(["evaluate-adversary", "--adversary", loop["adversary"], "--against", "zoo",
                             "--episodes", "32", "--optimum-participants", "2"])
@@ -303,9 +315,6 @@ BAD_ARGUMENTS = [
     ("train-adversary", lambda f: ["--game", "bandit", "--surrogate", f / "S.pt", "--objective", "max",
                                    "--hold-out", "wsls", "--out", f / "x.pt", *TINY_TRAIN],
      "--hold-out and --surrogate-share apply to --population zoo"),
-    ("train-adversary", lambda f: ["--game", "bandit", "--surrogate", f / "S.pt", "--objective", "max",
-                                   "--population", "zoo", "--method", "fitted-q", "--out", f / "x.pt"],
-     "--population zoo needs --method ppo"),
     ("train-adversary", lambda f: ["--game", "bandit", "--surrogate", f / "S.pt", "--objective", "max",
                                    "--population", "zoo", "--surrogate-share", "1", "--out", f / "x.pt", *TINY_TRAIN],
      "surrogate_share must lie in [0, 1), got 1"),
