@@ -42,7 +42,6 @@ probabilities after each adversary action are one surrogate step away.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,7 +51,7 @@ from tqdm import tqdm
 
 from ..games import Game, Objective, Sight, State, TurnOrder
 from ..params import check_at_least_one
-from ..participants import ParticipantModel, participant_view
+from ..participants import ParticipantModel, map_batched, participant_view
 from ..policies.shaping import view_from_observation
 from ..policies.shaping_q import QShapingAdversary
 from ..evaluation import evaluate
@@ -114,22 +113,16 @@ class TrialStates:
     person: Any = None
 
     def take(self, rows: Tensor, population: ParticipantModel | None) -> TrialStates:
-        return TrialStates(_index_state(self.game_state, rows), self.hidden[:, rows],
+        return TrialStates(map_batched(lambda x: x[rows], self.game_state), self.hidden[:, rows],
                            self.features[rows], self.mask[rows],
                            None if population is None else population.select(self.person, rows))
 
     @staticmethod
     def cat(parts: list[TrialStates], population: ParticipantModel | None) -> TrialStates:
-        fields = [f.name for f in dataclasses.fields(parts[0].game_state)]
-        game_state = type(parts[0].game_state)(
-            **{f: torch.cat([getattr(p.game_state, f) for p in parts]) for f in fields})
+        game_state = map_batched(lambda *xs: torch.cat(xs), *(p.game_state for p in parts))
         return TrialStates(game_state, torch.cat([p.hidden for p in parts], dim=1),
                            torch.cat([p.features for p in parts]), torch.cat([p.mask for p in parts]),
                            None if population is None else population.concatenate([p.person for p in parts]))
-
-
-def _index_state(state: State, rows: Tensor) -> State:
-    return type(state)(**{f.name: getattr(state, f.name)[rows] for f in dataclasses.fields(state)})
 
 
 def check_game(game: Game) -> None:
@@ -182,7 +175,7 @@ def backup(adversary: QShapingAdversary, states: TrialStates, trial: int,
     rows = torch.arange(n, device=states.features.device).repeat_interleave(n_actions * n_choices)
     actions = torch.arange(n_actions, device=rows.device).repeat_interleave(n_choices).repeat(n)
     choices = torch.arange(n_choices, device=rows.device).repeat(n * n_actions)
-    game_state, hidden = _index_state(states.game_state, rows), states.hidden[:, rows]
+    game_state, hidden = map_batched(lambda x: x[rows], states.game_state), states.hidden[:, rows]
     if population is None:
         probs = choice_probabilities(adversary, game_state, hidden, actions).gather(1, choices[:, None]).squeeze(1)
     else:  # rows run over (state, action, choice) in that order, as the [N, A, C] tensor does
