@@ -66,8 +66,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", required=True)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--families", nargs="+", default=None, help="default: every family of the zoo")
-    parser.add_argument("--surrogate-share", type=float, default=0.5,
-                        help="the surrogate's share of the training episodes (default 0.5)")
+    parser.add_argument("--surrogate-share", type=float, default=TrainingPopulation.surrogate_share,
+                        help="the surrogate's share of the training episodes "
+                             f"(default {TrainingPopulation.surrogate_share:g})")
     parser.add_argument("--method", choices=tuple(METHOD_SETTINGS), default="ppo",
                         help="how each adversary is trained (default ppo)")
     add_method_options(parser)

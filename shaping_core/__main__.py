@@ -330,8 +330,8 @@ def _train_adversary(args: argparse.Namespace) -> dict:
     population = None
     if args.population == "zoo":
         try:
-            population = TrainingPopulation.zoo(game.spec.name, args.hold_out,
-                                                0.5 if args.surrogate_share is None else args.surrogate_share)
+            share = {} if args.surrogate_share is None else {"surrogate_share": args.surrogate_share}
+            population = TrainingPopulation.zoo(game.spec.name, args.hold_out, **share)
         except ParamsError as error:
             fail(str(error))
     elif args.hold_out or args.surrogate_share is not None:
