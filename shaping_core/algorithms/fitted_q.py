@@ -80,6 +80,10 @@ class FittedQSettings:
     """Adam step size; small, since each trial's Q starts from the next trial's weights."""
     explore: float = 0.1
     """Share of random actions when sampling states from the greedy policy."""
+    pace_lag: int | None = None
+    """Plan within the pace rule: the game's paced budget (the bandit: the other option's rewards)
+    stays within this many events of its even pace, in training and in play (QShapingParams);
+    None: only the game's own rules."""
     seed: int = 0
     """Seed of the sampled episodes, the networks' initial weights and every draw."""
     eval_episodes: int = 4096
@@ -95,6 +99,8 @@ class FittedQSettings:
                                   "eval_episodes_per_pass"))
         if not self.learning_rate > 0:
             raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
+        if self.pace_lag is not None and self.pace_lag < 0:
+            raise ValueError(f"pace_lag must be at least 0, got {self.pace_lag}")
         if not 0 <= self.explore <= 1:
             raise ValueError(f"explore must lie in [0, 1], got {self.explore}")
 
@@ -138,7 +144,7 @@ def surrogate_features(adversary: QShapingAdversary, state: State, hidden: Tenso
     game, surrogate = adversary.game, adversary.surrogate
     observation = game.observe(state)
     hidden = surrogate.step(view_from_observation(game, observation), hidden)
-    return hidden, adversary.features(observation, hidden), observation.action_mask
+    return hidden, adversary.features(observation, hidden), adversary.allowed_actions(observation)
 
 
 def choice_probabilities(adversary: QShapingAdversary, state: State, hidden: Tensor,
@@ -263,7 +269,7 @@ def fit_q_adversary(game: Game, surrogate: SurrogateNet, settings: FittedQSettin
     check_game(game)
     torch.manual_seed(settings.seed)
     generator = torch.Generator(device=device).manual_seed(settings.seed)
-    adversary = QShapingAdversary(game, surrogate=surrogate, width=settings.width)
+    adversary = QShapingAdversary(game, {"pace_lag": settings.pace_lag}, surrogate=surrogate, width=settings.width)
     adversary.reset(1, device)  # moves the networks to the device
     adversary.net.requires_grad_(True)
     participant = population if population is not None else SurrogateParticipant(game, surrogate.to(device))

@@ -113,6 +113,24 @@ class BudgetedGame(Game[ParamsT, BudgetState]):
         extra = [state.budget_left.float() / sizes, (trials_left.float() / self.params.trials).unsqueeze(1)]
         return self._observation(state, participant_action, info, extra, self.reward_scale)
 
+    def pace_mask(self, budget_left: Tensor, trials_left: Tensor, lag: int) -> Tensor:
+        """[B, A] bool: the actions that keep the paced budget within `lag` events of its even
+        pace, where it may place at all. Withholding its event is refused once more is left than
+        budget * trials_left / trials + lag; with lag >= budget nothing is refused. The even pace
+        is a guard against a model's extrapolation: a plan may hold the other option's rewards for
+        the last trials only because the surrogate, fitted on schedules that never did this,
+        predicts no cost, while every value learner of the zoo then turns away (docs/loop.md)."""
+        n_actions = 2 ** len(self.budgets)
+        paced = self.paced_budget
+        if paced is None:
+            return torch.ones(budget_left.shape[0], n_actions, dtype=torch.bool, device=budget_left.device)
+        budget = self.budgets[paced]
+        left = budget_left[:, paced].float()
+        behind = left > budget * trials_left.float() / self.params.trials + lag
+        must_place = behind & (budget_left[:, paced] > 0) & (trials_left > 0)
+        places = action_to_bits(torch.arange(n_actions, device=budget_left.device), len(self.budgets))[:, paced]
+        return ~must_place.unsqueeze(1) | places.unsqueeze(0)
+
     def place_events(self, state: BudgetState, adversary_action: Tensor) -> tuple[Tensor, Tensor]:
         """Apply the budget rule to the requested events: ([B, K] bool placed, [B] applied action)."""
         requested = action_to_bits(adversary_action, len(self.budgets))

@@ -77,7 +77,15 @@ class TrialQNet(nn.Module):
 
 @dataclass(frozen=True)
 class QShapingParams(Params):
-    """No parameters of its own: the network's shape is part of the checkpoint."""
+    """The network's shape is part of the checkpoint; the one parameter is a rule on its actions."""
+
+    pace_lag: int | None = None
+    """Keep the game's paced budget (the bandit: the other option's rewards) within this many
+    events of its even pace (BudgetedGame.pace_mask); None: only the game's own rules."""
+
+    def __post_init__(self):
+        if self.pace_lag is not None and self.pace_lag < 0:
+            raise PolicyParamsError(f"pace_lag must be at least 0, got {self.pace_lag}")
 
 
 class QShapingAdversary(SurrogatePolicy):
@@ -94,7 +102,17 @@ class QShapingAdversary(SurrogatePolicy):
         if net.n_trials != game.max_trials or net.n_features != self.n_features:
             raise PolicyParamsError(f"the Q-network is for {net.n_trials} trials and {net.n_features} "
                                     f"features; this game has {game.max_trials} and {self.n_features}")
+        if self.params.pace_lag is not None and getattr(game, "paced_budget", None) is None:
+            raise PolicyParamsError(f"pace_lag needs a game with a paced budget; {game.spec.label} has none")
         self.net = net
+
+    def allowed_actions(self, observation: Observation) -> Tensor:
+        """[B, A] the game's legal actions, less those the pace rule refuses."""
+        if self.params.pace_lag is None:
+            return observation.action_mask
+        info = observation.info
+        return observation.action_mask & self.game.pace_mask(info["budget_left"], info["trials_left"],
+                                                             self.params.pace_lag)
 
     def reset(self, batch_size, device="cpu"):
         self.net.to(device)
@@ -105,7 +123,7 @@ class QShapingAdversary(SurrogatePolicy):
     def act_with_features(self, observation: Observation, state) -> tuple[Tensor, Tensor, Tensor]:
         surrogate_hidden = self.surrogate.step(view_from_observation(self.game, observation), state)
         features = self.features(observation, surrogate_hidden)
-        q = self.net(features, observation.trial).masked_fill(~observation.action_mask, float("-inf"))
+        q = self.net(features, observation.trial).masked_fill(~self.allowed_actions(observation), float("-inf"))
         return self._deterministic(q.argmax(dim=1)), surrogate_hidden, features
 
     def act(self, observation: Observation, state):

@@ -142,6 +142,31 @@ def test_bandit_mask_matches_enforce_on_game_states():
         assert torch.equal(mask[:, a], result.adversary_action == a), a
 
 
+def test_the_pace_rule_makes_the_paced_budget_place_once_it_falls_behind():
+    """The bandit's paced budget is the option that is not the target; with `lag` 4, withholding
+    its reward is refused once more than 25 * trials_left / 100 + 4 rewards are left."""
+    game = make_game("bandit", {"target_option": 0})
+    assert game.paced_budget == 1
+    cases = [
+        # (trials_left, budget_left, allowed actions none / option0 / option1 / both)
+        (50, [10, 17], [False, False, True, True]),  # 17 > 12.5 + 4: behind
+        (50, [10, 16], [True, True, True, True]),  # 16 <= 16.5
+        (40, [25, 15], [False, False, True, True]),  # 15 > 10 + 4
+        (40, [25, 14], [True, True, True, True]),
+        (100, [25, 25], [True, True, True, True]),
+        (1, [0, 0], [True, True, True, True]),  # nothing left to place
+    ]
+    mask = game.pace_mask(torch.tensor([c[1] for c in cases]), long(*(c[0] for c in cases)), lag=4)
+    assert mask.tolist() == [c[2] for c in cases]
+    assert bool(game.pace_mask(torch.tensor([[25, 25]]), long(4), lag=25).all())  # never behind
+
+
+def test_a_game_without_a_paced_budget_refuses_nothing():
+    game = make_game("gonogo", GONOGO)
+    assert game.paced_budget is None
+    assert bool(game.pace_mask(torch.tensor([[3]]), long(3), lag=0).all())
+
+
 # --- go/no-go: the budget over whole games --------------------------------------------------------
 
 GONOGO = {"trials": 12, "nogo_trials": 3}

@@ -194,6 +194,7 @@ def test_games_where_the_adversary_does_not_move_first_are_refused(game_name):
     ({"passes": 0}, "passes must be at least 1"),
     ({"explore": 1.5}, "explore must lie in"),
     ({"learning_rate": 0}, "learning_rate must be positive"),
+    ({"pace_lag": -1}, "pace_lag must be at least 0"),
 ])
 def test_bad_fitted_q_settings_are_refused(changes, message):
     with pytest.raises(ValueError, match=message):
@@ -206,6 +207,37 @@ def test_a_q_network_for_another_game_shape_is_refused():
     with pytest.raises(ValueError, match="Q-network is for 4 trials"):
         QShapingAdversary(make_game("bandit", {"trials": 6, "rewards_per_option": 1}),
                           surrogate=surrogate, net=adversary.net)
+
+
+def test_an_adversary_under_the_pace_rule_keeps_the_other_options_rewards_near_their_pace(tmp_path):
+    """A Q-network that always prefers to withhold would hold the other option's rewards to the
+    end; under the pace rule it never lags the even pace by more than the lag and one trial's pace."""
+    game = make_game("bandit", {"trials": 40, "rewards_per_option": 10})
+    surrogate = random_surrogate(game, hidden_size=3, seed=0)
+    adversary = QShapingAdversary(game, {"pace_lag": 2}, surrogate=surrogate, width=4)
+    with torch.no_grad():  # Q of "none" and "option0" far above the rest
+        for mlp in adversary.net.trials:
+            mlp[-1].weight.zero_()
+            mlp[-1].bias.copy_(torch.tensor([5.0, 4.0, -5.0, -5.0]))
+    loaded = load_policy(save_policy(tmp_path / "Q.pt", adversary, settings={}))
+    assert loaded.params.pace_lag == 2
+    for policy, lagging in ((adversary, False), (QShapingAdversary(game, surrogate=surrogate, net=adversary.net), True)):
+        episodes = play_episodes(game, make_learner("random", game), policy, 8,
+                                 generator=torch.Generator().manual_seed(0))
+        other = (episodes.adversary_actions >> 1) & 1  # [B, T] a reward on option 1 placed
+        left = 10 - other.cumsum(dim=1)  # after each trial
+        pace = 10 * (40 - torch.arange(1, 41)) / 40
+        behind = float((left - pace).max())
+        assert (behind > 4) if lagging else (behind <= 2 + 10 / 40)
+
+
+def test_the_pace_rule_is_refused_where_it_means_nothing():
+    game, surrogate = solved("gonogo")
+    with pytest.raises(ValueError, match="pace_lag needs a game with a paced budget"):
+        QShapingAdversary(game, {"pace_lag": 3}, surrogate=surrogate)
+    game, surrogate = solved("bandit")
+    with pytest.raises(ValueError, match="pace_lag must be at least 0"):
+        QShapingAdversary(game, {"pace_lag": -1}, surrogate=surrogate)
 
 
 def test_trial_q_net_evaluates_rows_at_different_trials():
