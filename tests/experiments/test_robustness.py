@@ -1,36 +1,14 @@
 """experiments/robustness.py with tiny settings: leave-one-family-out on a small bandit."""
 
-import contextlib
-import io
 import json
 
 import pytest
-import torch
 
 from helpers import load_experiment
-from shaping_core.__main__ import main as shaping_core
-
-BANDIT = json.dumps({"trials": 8, "rewards_per_option": 2})
 
 
-def run_cli(argv):
-    with contextlib.redirect_stdout(io.StringIO()):
-        assert shaping_core([str(a) for a in argv]) == 0
-
-
-@pytest.fixture(scope="module")
-def surrogate(tmp_path_factory):
-    threads = torch.get_num_threads()
-    folder = tmp_path_factory.mktemp("robustness")
-    run_cli(["simulate", "--game", "bandit", "--game-params", BANDIT, "--learner", "q_learning",
-             "--adversary", "random_schedule", "--participants", "12", "--seed", "0", "--out", folder / "data.csv"])
-    run_cli(["fit-surrogate", "--game", "bandit", "--game-params", BANDIT, "--data", folder / "data.csv",
-             "--out", folder / "S.pt", "--hidden-sizes", "2", "--folds", "2", "--max-epochs", "2", "--threads", "1"])
-    yield folder / "S.pt"
-    torch.set_num_threads(threads)
-
-
-def test_each_family_is_held_out_and_reported_beside_random_and_its_optimum(surrogate, tmp_path, capsys):
+def test_each_family_is_held_out_and_reported_beside_random_and_its_optimum(tiny_bandit_surrogate, tmp_path, capsys):
+    surrogate = tiny_bandit_surrogate
     robustness = load_experiment("robustness")
     out = tmp_path / "out"
     argv = ["--game", "bandit", "--surrogate", str(surrogate), "--held-out-surrogate", str(surrogate),
@@ -64,7 +42,8 @@ def test_each_family_is_held_out_and_reported_beside_random_and_its_optimum(surr
 
 
 def test_adversaries_may_be_planned_by_fitted_q_and_options_of_the_other_method_are_refused(
-        surrogate, tmp_path, capsys):
+        tiny_bandit_surrogate, tmp_path, capsys):
+    surrogate = tiny_bandit_surrogate
     robustness = load_experiment("robustness")
     out = tmp_path / "out"
     assert robustness.main(["--game", "bandit", "--surrogate", str(surrogate), "--families", "wsls", "--seeds", "1",
