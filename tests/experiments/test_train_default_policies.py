@@ -25,7 +25,11 @@ def test_the_commands_for_human_data_parse(script, game):
         train = parser.parse_args(["train-adversary", "--game", game, "--surrogate", "s.pt", "--objective",
                                    objective, *arguments, "--out", "a.pt"])
         assert train.population == ("zoo" if game == "bandit" else "surrogate")
-        assert train.method == ("fitted-q" if (game, objective) == ("gonogo", "max") else "ppo")
+        assert train.method == ("fitted-q" if objective == "max" and game in ("bandit", "gonogo") else "ppo")
+    if game == "bandit":  # docs/loop.md, "The pace rule settles most of it"
+        train = parser.parse_args(["train-adversary", "--game", game, "--surrogate", "s.pt", "--objective",
+                                   "max", *train_arguments["max"], "--out", "a.pt"])
+        assert (train.surrogate_share, train.pace_lag) == (0.9, 6)
 
 
 def test_a_missing_data_file_is_refused_with_its_name(script, tmp_path, capsys):
