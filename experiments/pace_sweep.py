@@ -2,7 +2,8 @@
 the human surrogate, and what it costs against the learner zoo late in the game.
 
     python experiments/pace_sweep.py --surrogate S.pt --out out/pace_sweep \
-        --shares 0.5 0.75 --pace-lags none 2 4 --seeds 2 [--jobs 2] [fitted-Q flags: --passes ...]
+        [--shares 0.75 0.9] [--pace-lags none 3 6] [--seeds 2] [--jobs 2] [--compare A.pt ...] \
+        [fitted-Q flags: --passes ...]
 
 For every (surrogate share, pace lag, seed) one adversary is planned by fitted Q against the
 surrogate and the whole zoo (`train-adversary --method fitted-q --population zoo
@@ -77,9 +78,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--surrogate", required=True, metavar="S.pt", help="a bandit surrogate")
     parser.add_argument("--out", required=True)
-    parser.add_argument("--shares", nargs="+", type=share, default=[0.5, 0.75])
-    parser.add_argument("--pace-lags", nargs="+", type=lag, default=[None, 4], metavar="LAG",
-                        help="pace lags to plan under; 'none' for the budget rule alone")
+    parser.add_argument("--shares", nargs="+", type=share, default=[0.75, 0.9],
+                        help="surrogate shares of the training episodes (default 0.75 0.9)")
+    parser.add_argument("--pace-lags", nargs="+", type=lag, default=[None, 3, 6], metavar="LAG",
+                        help="pace lags to plan under; 'none' for the budget rule alone (default none 3 6)")
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--eval-episodes", type=int, default=2048,
                         help="simulated people per family and adversary, and surrogate episodes")
