@@ -39,7 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from shaping_core.adversary_training import METHOD_OPTIONS, method_settings, run_training  # noqa: E402
 from shaping_core.algorithms.fitted_q import FittedQSettings  # noqa: E402
-from shaping_core.arguments import add_settings_options  # noqa: E402
+from shaping_core.arguments import add_optimum_options, add_settings_options, positive  # noqa: E402
+from shaping_core.evaluation import evaluate  # noqa: E402
 from shaping_core.games import Objective  # noqa: E402
 from shaping_core.learners import zoo_for  # noqa: E402
 from shaping_core.optimum import cached_family_optimum  # noqa: E402
@@ -48,8 +49,7 @@ from shaping_core.policies.checkpoint import load_policy  # noqa: E402
 from shaping_core.simulation import play_episodes  # noqa: E402
 from shaping_core.surrogate.checkpoint import load_surrogate  # noqa: E402
 from shaping_core.surrogate.model import SurrogateParticipant  # noqa: E402
-from shaping_core.transfer import (BASELINE, EVAL_SEED, TrainingPopulation, fraction_of_gain,  # noqa: E402
-                                   placement_by_part)
+from shaping_core.transfer import BASELINE, EVAL_SEED, TrainingPopulation, fraction_of_gain  # noqa: E402
 
 
 def lag(text: str) -> int | None:
@@ -82,23 +82,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="surrogate shares of the training episodes (default 0.75 0.9)")
     parser.add_argument("--pace-lags", nargs="+", type=lag, default=[None, 3, 6], metavar="LAG",
                         help="pace lags to plan under; 'none' for the budget rule alone (default none 3 6)")
-    parser.add_argument("--seeds", type=int, default=2)
-    parser.add_argument("--eval-episodes", type=int, default=2048,
+    parser.add_argument("--seeds", type=positive, default=2)
+    parser.add_argument("--eval-episodes", type=positive, default=2048,
                         help="simulated people per family and adversary, and surrogate episodes")
-    parser.add_argument("--optimum-participants", type=int, default=16,
-                        help="simulated people per family whose optimum is solved (default 16)")
-    parser.add_argument("--grid", type=int, default=21, help="grid points per Q value of the optimum")
-    parser.add_argument("--jobs", type=int, default=2, help="plans in parallel, one thread each")
+    add_optimum_options(parser)
+    parser.add_argument("--jobs", type=positive, default=2, help="plans in parallel, one thread each")
     parser.add_argument("--compare", nargs="*", default=[], metavar="A.pt",
                         help="bandit checkpoints measured the same way beside the sweep (e.g. the shipped "
                              "shaping_core/checkpoints/defaults/bandit-max.pt)")
     add_settings_options(parser, FittedQSettings, [n for n in METHOD_OPTIONS["fitted-q"] if n != "pace_lag"],
                          applies_to="every plan")
-    args = parser.parse_args(argv)
-    for name in ("seeds", "eval_episodes", "optimum_participants", "grid", "jobs"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
-    return args
+    return parser.parse_args(argv)
 
 
 def plan(args: argparse.Namespace, surrogate_share: float, pace_lag: int | None, seed: int) -> str:
@@ -118,12 +112,10 @@ def plan(args: argparse.Namespace, surrogate_share: float, pace_lag: int | None,
 
 def measure(game, adversary, args: argparse.Namespace, surrogate) -> dict[str, Any]:
     """The adversary against the surrogate and every zoo family (figures per trial)."""
-    generator = torch.Generator().manual_seed(EVAL_SEED)
-    played = play_episodes(game, SurrogateParticipant(game, surrogate), adversary, args.eval_episodes,
-                           generator=generator)
+    against = evaluate(game, adversary, SurrogateParticipant(game, surrogate), args.eval_episodes, seed=EVAL_SEED)
     other = 1 - game.params.target_option
-    result = {"surrogate": {"target_rate": float(played.adversary_return().mean() / game.max_trials),
-                            "other_rewards_by_quarter": placement_by_part(game, played)[other].tolist()},
+    result = {"surrogate": {"target_rate": against["target_rate"],
+                            "other_rewards_by_quarter": against["placement_by_quarter"][other]},
               "families": {}}
     random = make_policy(BASELINE, game)
     last = slice(game.max_trials * 3 // 4, None)
@@ -180,12 +172,13 @@ def main(argv: list[str] | None = None) -> int:
         {"adversaries": results, "compared": compared, "planning_seconds": round(planning_seconds, 1),
          "spread": "std across planning seeds; each seed a mean over --eval-episodes people"}, indent=2))
 
-    groups = [((s, "none" if g is None else g),
-               [r for r in results if r["surrogate_share"] == s and r["pace_lag"] == g])
+    # (share or compared checkpoint, pace lag, its adversaries, whether it is a compared checkpoint)
+    groups = [(s, "none" if g is None else g,
+               [r for r in results if r["surrogate_share"] == s and r["pace_lag"] == g], False)
               for s in args.shares for g in args.pace_lags]
-    groups += [((path, "—"), [result]) for path, result in zip(args.compare, compared)]
+    groups += [(path, "—", [result], True) for path, result in zip(args.compare, compared)]
     rows = []
-    for (s, g), mine in groups:
+    for s, g, mine, _ in groups:
         fractions = [[f["fraction"] for f in r["families"].values() if f["fraction"] is not None]
                      for r in mine]
         rows.append({
@@ -201,30 +194,26 @@ def main(argv: list[str] | None = None) -> int:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    plot(results, compared, out / "pace_sweep.png")
+    plot(groups, out / "pace_sweep.png")
     for row in rows:
         print(", ".join(f"{k}: {v}" for k, v in row.items()), flush=True)
     print(json.dumps(rows))
     return 0
 
 
-def plot(results: list[dict[str, Any]], compared: list[dict[str, Any]], path: Path) -> None:
+def plot(groups: list[tuple[Any, Any, list[dict[str, Any]], bool]], path: Path) -> None:
+    """One colour per (share, lag) of the sweep, one dot per seed; compared checkpoints in black."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(figsize=(6, 4.5), layout="constrained")
-    labels = sorted({(r["surrogate_share"], r["pace_lag"] if r["pace_lag"] is not None else -1) for r in results})
-    for index, (s, g) in enumerate(labels):
-        mine = [r for r in results if r["surrogate_share"] == s and (r["pace_lag"] if r["pace_lag"] is not None else -1) == g]
+    for index, (share_or_path, pace_lag, mine, compared) in enumerate(groups):
         axes.scatter([r["surrogate"]["target_rate"] for r in mine],
                      [min(f["last_quarter_rate"] for f in r["families"].values()) for r in mine],
-                     color=f"C{index}", label=f"share {s:g}, pace lag {'none' if g < 0 else g}")
-    for index, result in enumerate(compared):
-        axes.scatter([result["surrogate"]["target_rate"]],
-                     [min(f["last_quarter_rate"] for f in result["families"].values())],
-                     color="black", marker="xs^v"[index % 4], label=Path(result["checkpoint"]).name)
+                     color="black" if compared else f"C{index}", marker="x" if compared else "o",
+                     label=Path(share_or_path).name if compared else f"share {share_or_path:g}, pace lag {pace_lag}")
     axes.axhline(0.5, color="grey", linestyle=":", label="indifference")
     axes.set_xlabel("target rate against the human surrogate")
     axes.set_ylabel("lowest zoo family's target rate, last quarter")

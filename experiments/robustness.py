@@ -46,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from shaping_core.adversary_training import (METHOD_SETTINGS, add_method_options,  # noqa: E402
                                              method_settings, misplaced_option, run_training)
+from shaping_core.arguments import add_optimum_options  # noqa: E402
 from shaping_core.games import Objective  # noqa: E402
 from shaping_core.learners import zoo_for  # noqa: E402
 from shaping_core.optimum import cached_family_optimum, solvable  # noqa: E402
@@ -74,9 +75,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add_method_options(parser)
     parser.add_argument("--eval-episodes", type=int, default=4096,
                         help="simulated participants per family and adversary in the table")
-    parser.add_argument("--optimum-participants", type=int, default=16,
-                        help="simulated participants whose optimum is solved per family (default 16)")
-    parser.add_argument("--grid", type=int, default=21, help="grid points per Q value of the optimum")
+    add_optimum_options(parser)
     parser.add_argument("--jobs", type=int, default=2, help="trainings in parallel, one thread each")
     args = parser.parse_args(argv)
     if message := misplaced_option(args.method, vars(args)):

@@ -52,6 +52,14 @@ def positive_list(text: str) -> tuple[int, ...]:
     return values
 
 
+def add_optimum_options(parser: argparse.ArgumentParser) -> None:
+    """--optimum-participants and --grid: how each zoo family's best possible adversary is solved
+    (optimum.cached_family_optimum), for the experiments that report fractions of the gain."""
+    parser.add_argument("--optimum-participants", type=positive, default=16,
+                        help="simulated participants whose optimum is solved per family (default 16)")
+    parser.add_argument("--grid", type=positive, default=21, help="grid points per Q value of the optimum")
+
+
 def field_docs(settings_class: type) -> dict[str, str]:
     """The docstring of each field of a settings dataclass: the string written under the field,
     as in CleanRL's settings (Python keeps no such docstrings at run time, so they are read from

@@ -127,7 +127,7 @@ class BudgetedGame(Game[ParamsT, BudgetState]):
         budget = self.budgets[paced]
         left = budget_left[:, paced].float()
         behind = left > budget * trials_left.float() / self.params.trials + lag
-        must_place = behind & (budget_left[:, paced] > 0) & (trials_left > 0)
+        must_place = behind & allowed(budget_left, trials_left)[1][:, paced]
         places = action_to_bits(torch.arange(n_actions, device=budget_left.device), len(self.budgets))[:, paced]
         return ~must_place.unsqueeze(1) | places.unsqueeze(0)
 

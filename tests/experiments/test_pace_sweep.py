@@ -55,7 +55,7 @@ def test_a_checkpoint_of_another_game_cannot_be_compared(tiny_bandit_surrogate, 
     (["--pace-lags", "-1"], "a pace lag is at least 0"),
     (["--pace-lags", "soon"], "expected a whole number or 'none'"),
     (["--shares", "0"], r"a surrogate share lies in \(0, 1\]"),
-    (["--seeds", "0"], "--seeds must be at least 1"),
+    (["--seeds", "0"], "argument --seeds: must be at least 1, got 0"),
 ])
 def test_bad_arguments_are_refused_with_a_message(argv, message, capsys):
     pace_sweep = load_experiment("pace_sweep")

@@ -221,7 +221,8 @@ def test_an_adversary_under_the_pace_rule_keeps_the_other_options_rewards_near_t
             mlp[-1].bias.copy_(torch.tensor([5.0, 4.0, -5.0, -5.0]))
     loaded = load_policy(save_policy(tmp_path / "Q.pt", adversary, settings={}))
     assert loaded.params.pace_lag == 2
-    for policy, lagging in ((adversary, False), (QShapingAdversary(game, surrogate=surrogate, net=adversary.net), True)):
+    without_rule = QShapingAdversary(game, surrogate=surrogate, net=adversary.net)
+    for policy, lagging in ((adversary, False), (loaded, False), (without_rule, True)):
         episodes = play_episodes(game, make_learner("random", game), policy, 8,
                                  generator=torch.Generator().manual_seed(0))
         other = (episodes.adversary_actions >> 1) & 1  # [B, T] a reward on option 1 placed
