@@ -651,7 +651,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         adversary = out / "adversary.pt"
         with runner.step(5, "train_adversary", f"train a MAX adversary ({args.iterations} x {args.batch_size} episodes)"):
             train = ["-m", "shaping_core", "train-adversary", "--game", game, "--surrogate", str(surrogate),
-                     "--objective", "max", "--out", str(adversary), "--iterations", str(args.iterations),
+                     "--objective", "max", "--out", str(adversary), "--method", "ppo", "--iterations", str(args.iterations),
                      "--batch-size", str(args.batch_size), "--eval-episodes", str(args.eval_episodes),
                      "--seed", str(seeds["adversary"]), "--device", args.device, "--threads", str(args.threads)]
             if args.adversary_hidden_size:

@@ -6,7 +6,7 @@
 For every family of the game's learner zoo (shaping_core/learners/zoo.py) and every seed, a MAX
 adversary is trained against the surrogate together with every *other* family
 (`train-adversary --population zoo --hold-out FAMILY`) and then plays the held-out family. It is
-trained by `--method` (PPO by default, as train-adversary), and every flag of that method's
+trained by `--method` (PPO by default), and every flag of that method's
 settings applies (`--iterations`, `--passes`, ...). Beside it:
 
 - **surrogate only**: the same training against the surrogate alone (one adversary per seed), played

@@ -8,11 +8,12 @@
 The bandit's (with --bandit-data, the human data of Dezfouli, Nock & Dayan 2020) and go/no-go's
 (with --gonogo-data, the Self-Regulation Ontology's 418 people): a surrogate is fitted to the people
 (`fit-surrogate` with the arguments of PEOPLE, 5-fold CV), and its MAX and AdAlign adversaries
-are trained (seed 0): the bandit's robustly (`--population zoo`: the surrogate and the learner
+are trained (seed 0) by the plain `train-adversary`, which takes each game's measured defaults
+(`Game.default_training`): the bandit's robustly (`--population zoo`: the surrogate and the learner
 zoo's families), so that they shape people who learn differently from the surrogate: MAX by fitted
 Q with the surrogate on 0.9 of the episodes under the pace rule (`--pace-lag 6`), AdAlign by PPO
 with the surrogate on half (docs/loop.md, "Transfer to the learner zoo"); go/no-go's against
-the surrogate alone, MAX by fitted Q and AdAlign by PPO (why: PEOPLE). The IPD's (with --ipd-data,
+the surrogate alone, MAX by fitted Q and AdAlign by PPO. The IPD's (with --ipd-data,
 26,026 games from 7 studies) against the surrogate of those games, which reads each game's payoffs
 and horizon and so predicts people in the platform's own IPD (docs/asymmetry.md). Their checkpoints
 record the data's sha256, the surrogate's held-out NLL and the population.
@@ -43,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import offline_loop  # noqa: E402
 
 from shaping_core.__main__ import main as shaping_core_main  # noqa: E402
+from shaping_core.games import make_game  # noqa: E402
 
 # The synthetic population each game's surrogate is fitted to (a range is drawn per participant).
 LEARNERS = {
@@ -56,41 +58,33 @@ SMALL = ["--participants", "200", "--seeds", "1", "--hidden-sizes", "8", "16", "
          "--hidden-size", "16", "--eval-episodes", "1024", "--threads", "1"]
 
 
-# The human data each game's checkpoints may be trained on: its format, the fit-surrogate arguments
-# (the sizes cross-validation compares; docs/loop.md gives the chosen ones and why go/no-go's step
-# size is annealed) and the train-adversary arguments per objective. Go/no-go trains against the
-# surrogate alone: PPO against the surrogate and the zoo ended below the random schedule, and its
-# MAX adversary plans by fitted Q, which beat PPO against the surrogate (24 % more errors than the
-# random schedule against 5 %; docs/loop.md). The bandit's MAX plans by fitted Q against the
-# surrogate and the zoo under the pace rule: 0.753 against the surrogate without holding the other
-# option's rewards to the end, where PPO got 0.725 (docs/loop.md, "The pace rule settles most of it").
-ZOO = ("--population", "zoo")
+# The human data each game's checkpoints may be trained on: its format and the fit-surrogate
+# arguments (the sizes cross-validation compares; docs/loop.md gives the chosen ones and why
+# go/no-go's step size is annealed). Every objective of the game is then trained by the plain
+# `train-adversary`, which takes the method, population and settings measured best for the game
+# and objective from the game's `default_training` (the bandit's MAX: fitted Q against the
+# surrogate and the zoo under the pace rule; go/no-go's MAX: fitted Q against the surrogate;
+# docs/loop.md).
 PEOPLE = {
-    "bandit": ("bandit-choice-engineering", ("--hidden-sizes", "16,32"),
-               {"max": ("--method", "fitted-q", *ZOO, "--surrogate-share", "0.9", "--pace-lag", "6"),
-                "adalign": ZOO}),
-    "gonogo": ("gonogo-self-regulation", ("--hidden-sizes", "16", "--anneal-lr"),
-               {"max": ("--method", "fitted-q", "--passes", "2", "--episodes", "4096", "--fit-steps", "150",
-                        "--width", "64"),
-                "adalign": ()}),
+    "bandit": ("bandit-choice-engineering", ("--hidden-sizes", "16,32")),
+    "gonogo": ("gonogo-self-regulation", ("--hidden-sizes", "16", "--anneal-lr")),
     "ipd": ("ipd-human-games", ("--hidden-sizes", "16", "--anneal-lr", "--batch-size", "256",
-                                "--max-epochs", "40", "--patience", "8"),
-            {"max": (), "fair": (), "adalign": ()}),
+                                "--max-epochs", "40", "--patience", "8")),
 }
 
 
 def train_on_people(game: str, data: Path, out: Path, install: Path) -> dict:
     """The surrogate of the people in `data`, then robust MAX and AdAlign adversaries against it and
     the game's learner zoo, by the documented commands (docs/loop.md)."""
-    data_format, fit_arguments, train_arguments = PEOPLE[game]
+    data_format, fit_arguments = PEOPLE[game]
     surrogate = out / "surrogate.pt"
     summary = {"surrogate": run_command(["fit-surrogate", "--game", game, "--data", data, "--data-format",
                                          data_format, *fit_arguments, "--threads", "1", "--out", surrogate])}
-    for objective, arguments in train_arguments.items():
+    for objective in make_game(game).spec.objectives:
         checkpoint = out / f"{game}-{objective}.pt"
         summary[objective] = run_command(["train-adversary", "--game", game, "--surrogate", surrogate,
-                                          "--objective", objective, *arguments, "--threads", "1",
-                                          "--seed", "0", "--out", checkpoint])
+                                          "--objective", objective, "--threads", "1", "--seed", "0",
+                                          "--out", checkpoint])
         shutil.copyfile(checkpoint, install / f"{game}-{objective}.pt")
         print(f"installed {install / f'{game}-{objective}.pt'}", flush=True)
     return summary

@@ -124,14 +124,17 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", required=True, metavar="A.pt",
                        help="the checkpoint; config.json, metrics.json and learning_curve.png go "
                             "to A/ beside it")
-    train.add_argument("--method", choices=("ppo", "fitted-q"), default="ppo",
+    train.add_argument("--method", choices=("ppo", "fitted-q"), default=None,
                        help="ppo: a GRU policy trained with PPO (every objective, every game); "
                             "fitted-q: per-trial Q-functions fitted by backward induction through "
-                            "the surrogate (max objective, bandit and go/no-go). Default ppo")
-    train.add_argument("--population", choices=("surrogate", "zoo"), default="surrogate",
-                       help="who the adversary trains against: surrogate (default), or zoo: the "
-                            "surrogate on --surrogate-share of the episodes and the game's learner-zoo "
-                            "families (shaping_core/learners/zoo.py) on the rest")
+                            "the surrogate (max objective, bandit and go/no-go). Default: the method "
+                            "and options measured best for the game and objective (the bandit's and "
+                            "go/no-go's max: fitted-q, docs/loop.md), filling in any option not given; "
+                            "ppo where none is recorded. A --method given trains with its own defaults")
+    train.add_argument("--population", choices=("surrogate", "zoo"), default=None,
+                       help="who the adversary trains against: surrogate (the default where the game "
+                            "records none), or zoo: the surrogate on --surrogate-share of the episodes "
+                            "and the game's learner-zoo families (shaping_core/learners/zoo.py) on the rest")
     train.add_argument("--hold-out", action="append", default=[], metavar="FAMILY",
                        help="a zoo family to leave out of --population zoo (repeatable), to measure "
                             "transfer to it")
@@ -294,7 +297,8 @@ def _evaluate_surrogate(args: argparse.Namespace) -> dict:
 
 
 def _train_adversary(args: argparse.Namespace) -> dict:
-    from .adversary_training import ADALIGN_OPTIONS, method_settings, misplaced_option, run_training
+    from .adversary_training import (ADALIGN_OPTIONS, method_settings, misplaced_option, run_training,
+                                     with_game_defaults)
     from .algorithms.fitted_q import check_game
     from .params import ParamsError
     from .transfer import TrainingPopulation
@@ -316,9 +320,14 @@ def _train_adversary(args: argparse.Namespace) -> dict:
     for name in ADALIGN_OPTIONS:
         if getattr(args, name) is not None and args.objective != "adalign":
             fail(f"--{name.replace('_', '-')} only applies to --objective adalign")
-    method, options = args.method, vars(args)
+    options, defaults = with_game_defaults(game, args.objective, vars(args))
+    method, population_name = options["method"] or "ppo", options["population"] or "surrogate"
+    if defaults:
+        print(f"{game.spec.label}, {args.objective}: the measured defaults "
+              + " ".join(f"--{name.replace('_', '-')} {value}" for name, value in defaults.items()), flush=True)
     if message := misplaced_option(method, options):
-        fail(message)
+        fail(message + (f" (the {game.spec.name} {args.objective} default; give --method to train "
+                        f"another way)" if "method" in defaults else ""))
     if method == "fitted-q":
         if args.objective != "max":
             fail(f"--method fitted-q trains the max objective only, not {args.objective}")
@@ -328,13 +337,13 @@ def _train_adversary(args: argparse.Namespace) -> dict:
             fail(f"--method fitted-q needs a game where the adversary moves first (bandit, "
                  f"gonogo), not {game.spec.name}")
     population = None
-    if args.population == "zoo":
+    if population_name == "zoo":
         try:
-            share = {} if args.surrogate_share is None else {"surrogate_share": args.surrogate_share}
+            share = {} if options["surrogate_share"] is None else {"surrogate_share": options["surrogate_share"]}
             population = TrainingPopulation.zoo(game.spec.name, args.hold_out, **share)
         except ParamsError as error:
             fail(str(error))
-    elif args.hold_out or args.surrogate_share is not None:
+    elif args.hold_out or options["surrogate_share"] is not None:
         fail("--hold-out and --surrogate-share apply to --population zoo")
     try:
         settings = method_settings(method, args.objective, args.seed, options)

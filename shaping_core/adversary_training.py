@@ -323,6 +323,22 @@ def misplaced_option(method: str, options: dict[str, Any]) -> str | None:
     return None
 
 
+def with_game_defaults(game: Game, objective: str, options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """`train-adversary`'s options with the game's measured defaults for `objective`
+    (`Game.default_training`) filled in where the command line gave none, and the defaults it
+    used. Only when no `method` was given: a method named on the command line trains with that
+    method's own defaults. A surrogate share only applies to a population of the zoo."""
+    if options.get("method") is not None:
+        return options, {}
+    used = {name: value for name, value in game.default_training.get(objective, {}).items()
+            if options.get(name) is None}
+    resolved = {**options, **used}
+    if resolved.get("population") != "zoo" and "surrogate_share" in used:
+        del used["surrogate_share"]
+        resolved["surrogate_share"] = None
+    return resolved, used
+
+
 def method_settings(method: str, objective: str, seed: int,
                     options: dict[str, Any]) -> AdversarySettings | FittedQSettings:
     """The settings of `method` with the options given (not None) of those it takes, and

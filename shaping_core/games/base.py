@@ -244,6 +244,12 @@ class Game(ABC, Generic[ParamsT, StateT]):
         played against: random within the rules. A policy name (shaping_core/policies) and its
         parameters."""
 
+    # Per objective, the `train-adversary` options measured best for this game (flag names with
+    # underscores: {"method": "fitted-q", "pace_lag": 6}), which it uses when no --method is given;
+    # an objective not named here trains by PPO against the surrogate alone. docs/loop.md gives
+    # the measurements behind each game's entries.
+    default_training: Mapping[str, Mapping[str, Any]] = {}
+
     @property
     @abstractmethod
     def trial_measures(self) -> tuple[TrialMeasure, ...]:

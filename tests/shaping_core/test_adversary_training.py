@@ -12,7 +12,7 @@ from shaping_core.adversary_training import (AdversarySettings, fairness_rewards
                                              objective_rewards, pacing_rewards, run_training,
                                              train_adversary, trajectory_of)
 from shaping_core.evaluation import evaluate, summarize
-from shaping_core.games import Objective, Sight, TurnOrder, make_game
+from shaping_core.games import GAMES, Objective, Sight, TurnOrder, make_game
 from shaping_core.learners import make_learner
 from shaping_core.policies import make_policy
 from shaping_core.policies.checkpoint import load_policy, save_policy
@@ -404,3 +404,27 @@ def test_every_training_setting_is_documented_and_has_a_flag_that_reaches_the_se
                                "--explore", "0.25", "--width", "16"])
     fitted = method_settings("fitted-q", "max", 0, vars(given))
     assert (fitted.learning_rate, fitted.explore, fitted.width, fitted.passes) == (0.002, 0.25, 16, 3)
+
+
+@pytest.mark.parametrize("name", sorted(GAMES))
+def test_each_game_s_measured_defaults_name_options_train_adversary_takes(name):
+    """Game.default_training: objectives the game has, a method that can train them, and only
+    options of that method or of the population (a misspelt name would be dropped silently)."""
+    from shaping_core.adversary_training import METHOD_OPTIONS, method_settings, with_game_defaults
+    from shaping_core.algorithms.fitted_q import check_game
+    from shaping_core.learners.zoo import has_zoo
+
+    game = make_game(name)
+    for objective, options in game.default_training.items():
+        assert objective in game.spec.objectives
+        method = options.get("method", "ppo")
+        assert set(options) <= {"method", "population", "surrogate_share", *METHOD_OPTIONS[method]}
+        assert options.get("population", "surrogate") in ("surrogate", "zoo")
+        if options.get("population") == "zoo":
+            assert has_zoo(name)
+        if method == "fitted-q":
+            check_game(game)
+        method_settings(method, objective, 0, dict(options))  # the settings accept the values
+        # A method given on the command line trains with its own defaults, the game's are not used.
+        resolved, used = with_game_defaults(game, objective, {**dict.fromkeys(options), "method": "ppo"})
+        assert used == {} and resolved["method"] == "ppo"

@@ -25,7 +25,7 @@ BANDIT = {"trials": 12, "rewards_per_option": 3}
 BANDIT_JSON = json.dumps(BANDIT)
 TINY_FIT = ["--hidden-sizes", "2,3", "--folds", "2", "--max-epochs", "3", "--threads", "1",
             "--device", "cpu"]
-TINY_TRAIN = ["--iterations", "2", "--batch-size", "32", "--hidden-size", "8", "--eval-episodes",
+TINY_TRAIN = ["--method", "ppo", "--iterations", "2", "--batch-size", "32", "--hidden-size", "8", "--eval-episodes",
               "32", "--threads", "1", "--device", "cpu"]
 
 
@@ -163,6 +163,32 @@ def test_fitted_q_plans_against_the_surrogate_and_the_zoo(loop):
     assert isinstance(load_policy(out), QShapingAdversary)
 
 
+TINY_PLAN = ["--passes", "1", "--episodes", "32", "--fit-steps", "2", "--width", "8", "--eval-episodes", "32",
+             "--threads", "1", "--device", "cpu"]
+
+
+def test_without_a_method_the_game_s_measured_defaults_fill_in_what_is_not_given(loop):
+    """The bandit's max objective: fitted Q against the surrogate and the zoo (surrogate share 0.9)
+    under the pace rule (lag 6), each overridable on the command line."""
+    folder = loop["folder"]
+    trained, printed = run(["train-adversary", "--game", "bandit", "--surrogate", loop["surrogate"],
+                            "--objective", "max", "--out", folder / "plain.pt", *TINY_PLAN])
+    assert ("the measured defaults --method fitted-q --population zoo --surrogate-share 0.9 --pace-lag 6"
+            in printed)
+    config = json.loads((folder / "plain" / "config.json").read_text())
+    assert trained["method"] == config["method"] == "fitted-q" and config["settings"]["pace_lag"] == 6
+    assert config["population"] == {"families": [f.name for f in zoo_for("bandit")], "surrogate_share": 0.9}
+    assert load_policy(folder / "plain.pt").params.pace_lag == 6
+
+    trained, printed = run(["train-adversary", "--game", "bandit", "--surrogate", loop["surrogate"],
+                            "--objective", "max", "--population", "surrogate", "--pace-lag", "3",
+                            "--out", folder / "own.pt", *TINY_PLAN])
+    assert "the measured defaults --method fitted-q\n" in printed  # the share goes with the zoo
+    config = json.loads((folder / "own" / "config.json").read_text())
+    assert config["method"] == "fitted-q" and config["settings"]["pace_lag"] == 3
+    assert config["population"] is None
+
+
 def test_evaluate_adversary_against_the_zoo_prints_one_line_per_family(loop):
     summary, printed = run(["evaluate-adversary", "--adversary", loop["adversary"], "--against", "zoo",
                             "--episodes", "32", "--optimum-participants", "2"])
@@ -292,8 +318,12 @@ BAD_ARGUMENTS = [
                                    "--method", "fitted-q", "--out", f / "x.pt"],
      "--method fitted-q trains the max objective only, not adalign"),
     ("train-adversary", lambda f: ["--game", "bandit", "--surrogate", f / "S.pt", "--objective", "max",
-                                   "--method", "fitted-q", "--out", f / "x.pt", *TINY_TRAIN],
+                                   "--out", f / "x.pt", *TINY_TRAIN, "--method", "fitted-q"],
      "--iterations applies to --method ppo, not fitted-q"),
+    ("train-adversary", lambda f: ["--game", "bandit", "--surrogate", f / "S.pt", "--objective", "max",
+                                   "--iterations", "2", "--out", f / "x.pt"],
+     "--iterations applies to --method ppo, not fitted-q (the bandit max default; give --method to "
+     "train another way)"),
     ("train-adversary", lambda f: ["--game", "bandit", "--surrogate", f / "S.pt", "--objective", "max",
                                    "--passes", "2", "--out", f / "x.pt", *TINY_TRAIN],
      "--passes applies to --method fitted-q, not ppo"),
