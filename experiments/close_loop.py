@@ -405,9 +405,11 @@ def play_bots(base_url: str, slug: str, count: int, args: argparse.Namespace, se
     from django.db import connections
 
     from webapp.bots import run_bots
+    from webapp.studies.selectors import participant_conditions
 
     summary = asyncio.run(run_bots(base_url, slug, args.learner, count, args.concurrency, seed,
                                    args.learner_params or None, progress=True))
+    summary.label_conditions(participant_conditions(tokens=summary.tokens))
     connections.close_all()
     for line in summary.report().splitlines():
         print(f"      {line}", flush=True)

@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "webapp.studies",
     "webapp.play",
     "webapp.policies",
+    "webapp.research",  # after studies: its admin extends the study admin
 ]
 
 MIDDLEWARE = [

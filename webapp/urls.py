@@ -8,4 +8,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("webapp.studies.urls")),
     path("", include("webapp.play.urls")),
+    path("", include("webapp.research.urls")),
 ]

@@ -19,7 +19,7 @@ Every reader returns the same canonical table, one row per trial, sorted by part
 followed by columns particular to the format. The formats (DATA_FORMATS):
 
 `platform`
-    The platform's own export (webapp/studies/export.py, docs/data.md), CSV (.csv, .csv.gz) or
+    The platform's own export (webapp/research/export.py, docs/data.md), CSV (.csv, .csv.gz) or
     Parquet (.parquet). The canonical columns are read as they are; every other column of the
     export is kept, with `presented_at`/`responded_at` parsed as UTC timestamps so that CSV and
     Parquet give the same frame. The `game` column must name the game passed in. An

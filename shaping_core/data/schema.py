@@ -2,7 +2,7 @@
 how they are written.
 
 Written once, here, and used by everything that makes or reads such a table: the study export
-(webapp/studies/export.py), simulated data sets (shaping_core/learners/datasets.py) and the
+(webapp/research/export.py), simulated data sets (shaping_core/learners/datasets.py) and the
 platform reader (shaping_core/data/readers.py). So a simulated file and an exported one have the
 same columns in the same order, the same types, and the same CSV and Parquet encodings.
 """

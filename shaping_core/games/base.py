@@ -97,7 +97,7 @@ class GameSpec:
 @dataclass(frozen=True)
 class TrialMeasure:
     """A number per trial of the exported trial table (docs/data.md), reported per condition by
-    trial and per participant (webapp/studies/report.py)."""
+    trial and per participant (webapp/research/report.py)."""
 
     name: str
     label: str

@@ -32,7 +32,7 @@ P1, P2, P3 = "p0000000000a1", "p0000000000b2", "p0000000000c3"
 
 
 def platform_frame():
-    """A bandit study export as webapp/studies/export.py writes it (docs/data.md): P2 is listed
+    """A bandit study export as webapp/research/export.py writes it (docs/data.md): P2 is listed
     first (the export orders by database id, not by name) and stopped after two trials."""
     trials = [
         # participant, condition, trial, choice, assignment, reward, adversary reward, rt
@@ -65,7 +65,7 @@ def platform_frame():
 
 
 def write_csv(frame, path):
-    # The export's own settings (webapp/studies/export.py).
+    # The export's own settings (webapp/research/export.py).
     frame.to_csv(path, index=False, date_format="%Y-%m-%dT%H:%M:%S.%fZ")
     return path
 

@@ -15,7 +15,7 @@ from helpers import choose, connect, make_player, make_study
 from webapp.play.models import Trial
 from webapp.play.services import play_start, trial_submit
 from webapp.studies.models import Participant
-from webapp.studies.report import EARNINGS_FIGURE, condition_figure
+from webapp.research.report import EARNINGS_FIGURE, condition_figure
 from webapp.studies.services import ExternalIds, participant_join
 
 db = database_sync_to_async

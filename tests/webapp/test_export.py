@@ -19,7 +19,7 @@ from shaping_core.data.schema import (EXTERNAL_ID_COLUMNS, PARTICIPANT_COLUMNS, 
                                       TRIAL_COLUMNS, TRIAL_TEST_COLUMN)
 from webapp.play.models import Trial
 from webapp.play.services import play_start, trial_submit
-from webapp.studies.export import BUNDLE_FILES, bonus_file, participants_frame, trials_frame
+from webapp.research.export import BUNDLE_FILES, bonus_file, participants_frame, trials_frame
 from webapp.studies.models import Participant
 from webapp.studies.selectors import participant_earnings
 from webapp.studies.services import ExternalIds, participant_join, participant_preview, study_set_status

@@ -20,7 +20,7 @@ from shaping_core.policies.gru import GRUPolicy
 from webapp.policies.models import RegisteredPolicy
 from webapp.policies.selectors import registered_policy_load
 from webapp.policies.services import PolicyRegistrationError, policy_register, policy_register_defaults
-from webapp.studies.export import trials_frame
+from webapp.research.export import trials_frame
 from webapp.studies.models import Condition, Study
 
 SMALL_BANDIT = SMALL_PARAMS["bandit"]

@@ -12,7 +12,7 @@ from django.core.management import CommandError, call_command
 from helpers import GAMES, make_player, make_study, scripted_choice
 from webapp.play.models import Trial
 from webapp.play.services import play_start, trial_submit
-from webapp.studies.report import study_report
+from webapp.research.report import study_report
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 ROUNDS = 4

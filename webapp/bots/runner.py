@@ -8,9 +8,10 @@ Each bot gets its own seed, derived from the run's seed and its index and record
 so a run is reproducible on the bots' side (the adversaries' draws are seeded by the server).
 
 A participant's condition is not public (people are blind to it), so bots cannot report it. The
-summary's per-condition earnings come from looking the participants' tokens up in this process's
-database, which is the server's when both run in the project (the management command, the
-experiments); against another server the condition shows as "unknown".
+summary's per-condition earnings need the conditions from the server's database, which a caller
+that has it passes in (`BotsSummary.label_conditions`: the management command and the experiments,
+with `studies.selectors.participant_conditions`); otherwise the condition shows as "unknown". The
+bots themselves only speak HTTP and the websocket, and import no app of the server.
 """
 
 from __future__ import annotations
@@ -68,6 +69,16 @@ class BotsSummary:
 
     def failure_reasons(self) -> Counter[str]:
         return Counter(r.reason for r in self.failed)
+
+    @property
+    def tokens(self) -> list[str]:
+        """The participants' tokens, for looking their conditions up on the server."""
+        return [r.token for r in self.results if r.token]
+
+    def label_conditions(self, conditions: Mapping[str, str]) -> None:
+        """Set each result's condition from {token: condition name} (the server's database)."""
+        for r in self.results:
+            r.condition = conditions.get(r.token, r.condition)
 
     def by_condition(self) -> dict[str, list[BotResult]]:
         groups: dict[str, list[BotResult]] = {}
@@ -132,7 +143,6 @@ async def run_bots(base_url: str, study_slug: str, learner: str, count: int, con
         if bar is not None:
             bar.close()
     seconds = time.perf_counter() - started
-    await _fill_conditions(results)
     return BotsSummary(study_slug=study_slug, learner=learner, seed=seed, results=results, seconds=seconds)
 
 
@@ -142,36 +152,3 @@ def _progress_bar(count: int, enabled: bool):
     from tqdm import tqdm
 
     return tqdm(total=count, unit="bot", file=sys.stderr, dynamic_ncols=True)
-
-
-async def _fill_conditions(results: list[BotResult]) -> None:
-    """Set each result's condition from this process's database, where Django is set up and the
-    participants are in it; leave it None otherwise (see the module docstring)."""
-    tokens = [r.token for r in results if r.token]
-    if not tokens:
-        return
-    try:
-        from django.apps import apps
-
-        if not apps.ready:
-            return
-        from asgiref.sync import sync_to_async
-        from django.db import DatabaseError
-
-        from webapp.studies.models import Participant
-    except ImportError:
-        return
-
-    def lookup() -> dict[str, str]:
-        found = {}
-        for start in range(0, len(tokens), 500):  # SQLite limits the parameters of one query
-            chunk = tokens[start:start + 500]
-            found.update(Participant.objects.filter(token__in=chunk).values_list("token", "condition__name"))
-        return found
-
-    try:
-        conditions = await sync_to_async(lookup)()
-    except DatabaseError:
-        return
-    for r in results:
-        r.condition = conditions.get(r.token)

@@ -20,7 +20,7 @@ from shaping_core.games import GAMES
 from shaping_core.policies import policies_for
 from webapp.policies.selectors import registered_policies_for
 
-from . import admin_views, export_views
+from . import admin_views
 from .models import Condition, Participant, Study
 from .selectors import studies_visible_to
 from .services import participant_delete, study_duplicate, study_set_status, study_status_actions
@@ -133,7 +133,7 @@ def participant_links(request, study: Study) -> list[tuple[str, str, str]]:
 
 @admin.register(Study)
 class StudyAdmin(ObjectPermissionsModelAdmin):
-    list_display = ["name", "slug", "game", "status", "participant_count", "links"]
+    list_display = ["name", "slug", "game", "status", "participant_count"]
     list_filter = ["status", "game"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
@@ -141,7 +141,7 @@ class StudyAdmin(ObjectPermissionsModelAdmin):
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     filter_horizontal = ["owners", "collaborators"]
     inlines = [ConditionInline]
-    actions = ["launch", "pause", "close", "duplicate", "export_csv"]
+    actions = ["launch", "pause", "close", "duplicate"]
     fieldsets = [
         (None, {"fields": ["name", "slug", "status", "launched_at", "closed_at"]}),
         ("Game", {"fields": ["game", "game_params"], "description": _parameter_defaults_html()}),
@@ -183,16 +183,11 @@ class StudyAdmin(ObjectPermissionsModelAdmin):
                 labels = {"launch": "Resume" if obj.status == Study.Status.PAUSED else "Launch",
                           "pause": "Pause", "close": "Close"}
                 context["status_actions"] = [(action, labels[action]) for action in study_status_actions(study=obj)]
-            context["can_export"] = request.user.has_perm("studies.export_study", obj)
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def get_urls(self):
         wrap = self.admin_site.admin_view
         return [
-            path("<int:study_id>/monitor/", wrap(admin_views.monitor), name="studies_study_monitor"),
-            path("<int:study_id>/monitor/data/", wrap(admin_views.monitor_data), name="studies_study_monitor_data"),
-            path("<int:study_id>/monitor/figure/<slug:figure>.png", wrap(admin_views.monitor_figure),
-                 name="studies_study_monitor_figure"),
             path("<int:study_id>/status/<str:action>/", wrap(admin_views.change_status),
                  name="studies_study_status"),
             path("<int:study_id>/preview/", wrap(admin_views.preview), name="studies_study_preview"),
@@ -202,13 +197,6 @@ class StudyAdmin(ObjectPermissionsModelAdmin):
     @admin.display(description="participants")
     def participant_count(self, study):
         return study.participants.filter(is_test=False).count()
-
-    @admin.display(description="")
-    def links(self, study):
-        return format_html('<a href="{}">monitor</a> · <a href="{}">CSV</a> · <a href="{}">Parquet</a>',
-                           reverse("admin:studies_study_monitor", args=[study.pk]),
-                           reverse("study-export", args=[study.slug, "csv"]),
-                           reverse("study-export", args=[study.slug, "parquet"]))
 
     def _for_each(self, request, queryset, permission, verb, service):
         """Run `service(study)` on each selected study the user has `permission` on."""
@@ -250,13 +238,6 @@ class StudyAdmin(ObjectPermissionsModelAdmin):
             new = study_duplicate(study=study, by=request.user)
             return f"{study.name}: duplicated as the draft {new.name!r} ({new.slug})."
         self._for_each(request, queryset, "studies.view_study", "duplicate", copy)
-
-    @admin.action(description="Export trials (CSV)")
-    def export_csv(self, request, queryset):
-        if queryset.count() != 1:
-            self.message_user(request, "Select exactly one study to export.", level=messages.ERROR)
-            return None
-        return export_views.trials_response(request, queryset.get(), "csv")
 
 
 class TestParticipantFilter(admin.SimpleListFilter):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -121,3 +122,12 @@ def policy_conditions(*, name: str, with_participants: bool = False) -> QuerySet
     if with_participants:
         conditions = conditions.filter(participants__isnull=False).distinct()
     return conditions
+
+
+def participant_conditions(*, tokens: Sequence[str]) -> dict[str, str]:
+    """{token: condition name} of the participants with these tokens (bots' summaries)."""
+    found = {}
+    for start in range(0, len(tokens), 500):  # SQLite limits the parameters of one query
+        chunk = tokens[start:start + 500]
+        found.update(Participant.objects.filter(token__in=chunk).values_list("token", "condition__name"))
+    return found

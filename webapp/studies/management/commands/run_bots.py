@@ -15,6 +15,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from shaping_core.params import ParamsError
 from webapp.bots import learner_factory, run_bots
+from webapp.studies.selectors import participant_conditions
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 
@@ -54,6 +55,7 @@ class Command(BaseCommand):
 
         summary = asyncio.run(run_bots(base_url, study, learner, count, concurrency, seed, params,
                                        label_prefix=label_prefix, progress=True))
+        summary.label_conditions(participant_conditions(tokens=summary.tokens))
         self.stdout.write(summary.report())
         if summary.failed:
             raise CommandError(f"{len(summary.failed)} of {count} bots failed")

@@ -16,10 +16,10 @@ from django.utils import timezone
 from django.views.decorators.http import require_safe
 
 from shaping_core.data.schema import FORMATS, table_bytes
+from webapp.studies.models import Study
+from webapp.studies.services import participants_end_due
 
 from .export import bonus_file, bundle_files, participants_frame, trials_frame, zip_bytes
-from .models import Study
-from .services import participants_end_due
 
 CONTENT_TYPES = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet", "zip": "application/zip"}
 

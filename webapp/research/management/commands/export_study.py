@@ -3,7 +3,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from webapp.studies.export import bonus_file, bundle_files, zip_bytes
+from webapp.research.export import bonus_file, bundle_files, zip_bytes
 from webapp.studies.services import participants_end_due
 
 from .export_trials import study_by_slug

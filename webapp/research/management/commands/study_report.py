@@ -3,15 +3,15 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from webapp.research.report import SPREAD, metrics, study_report, write_report
 from webapp.studies.models import Participant, Study
-from webapp.studies.report import SPREAD, metrics, study_report, write_report
 from webapp.studies.selectors import study_monitor
 from webapp.studies.services import participants_end_due
 
 
 class Command(BaseCommand):
     help = ("Write a study's figures per condition (choice rates by trial, earnings), report.csv (exactly "
-            "the plotted numbers) and metrics.json into a folder. Definitions: webapp/studies/report.py.")
+            "the plotted numbers) and metrics.json into a folder. Definitions: webapp/research/report.py.")
 
     def add_arguments(self, parser):
         parser.add_argument("--study", required=True, help="the study's slug")

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from shaping_core.data.schema import FORMATS, table_bytes
-from webapp.studies.export import trials_frame
+from webapp.research.export import trials_frame
 from webapp.studies.models import Study
 from webapp.studies.services import participants_end_due
 

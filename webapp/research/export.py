@@ -7,7 +7,7 @@ column only together with docs/data.md (and its copy in shaping_core/learners/da
 
 Practice trials are never exported. Test participants (researchers' previews) are left out unless
 `include_test`, and the recruitment platform's ids unless `include_external_ids`. These functions
-only read: callers first run `services.participants_end_due`, so that the exported statuses are
+only read: callers first run `studies.services.participants_end_due`, so that the exported statuses are
 current.
 """
 
@@ -30,9 +30,8 @@ from django.db.models import Count, Q, QuerySet, Sum
 from shaping_core.data.schema import (EXTERNAL_ID_COLUMNS, PARTICIPANT_COLUMNS, PARTICIPANT_TEST_COLUMN,
                                       TRIAL_COLUMNS, TRIAL_TEST_COLUMN, table_bytes, typed)
 from webapp.play.models import Trial
-
-from .models import Participant, Study
-from .selectors import bonus_for_points
+from webapp.studies.models import Participant, Study
+from webapp.studies.selectors import bonus_for_points
 
 
 # Who is paid a bonus: those who finished, and those whose game the study's close ended (they saw
