@@ -34,14 +34,26 @@ from .rollout import Trajectory
 
 @dataclass
 class ActorCriticSettings:
-    gamma: float = 0.96  # discount of the repeated game
-    gae_lambda: float = 0.95  # GAE's lambda: 0 = one-step TD, 1 = Monte Carlo
-    policy_lr: float = 0.05  # Adam step size of the policy
-    critic_lr: float = 0.1  # Adam step size of the critic(s)
-    critic_steps: int = 10  # critic regression steps per set of targets
-    critic_refits: int = 2  # times the GAE targets are recomputed and fitted per batch
-    entropy_coef: float = 0.0  # weight of the entropy bonus
-    normalize_advantages: bool = False  # divide advantages by their batch std before the step
+    """The naive learner's settings (ipd_training.py). The updates here read only these fields, so
+    any settings with them will do: AdAlignSettings, and adversary_training.AdversarySettings,
+    which are flat lists of their own rather than subclasses."""
+
+    gamma: float = 0.96
+    """Discount of the repeated game."""
+    gae_lambda: float = 0.95
+    """GAE's lambda: 0 gives one-step TD errors, 1 Monte Carlo returns."""
+    policy_lr: float = 0.05
+    """Adam step size of the policy."""
+    critic_lr: float = 0.1
+    """Adam step size of the critic."""
+    critic_steps: int = 10
+    """Critic regression steps per set of targets."""
+    critic_refits: int = 2
+    """Times per batch the GAE targets are recomputed and the critic fitted to them."""
+    entropy_coef: float = 0.0
+    """Weight of the entropy bonus."""
+    normalize_advantages: bool = False
+    """Divide the advantages by their batch standard deviation before the step."""
 
 
 class Learner:

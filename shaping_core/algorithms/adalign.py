@@ -49,20 +49,47 @@ from torch import Tensor, nn
 
 from ..policies.base import Policy
 from .actor_critic import Learner, advantages_and_returns, fit_critic_on, policy_gradient_step
-from .ppo import PPOSettings, clipped_surrogate_step
+from .ppo import clipped_surrogate_step
 from .rollout import Trajectory
 
 
 @dataclass
-class AdAlignSettings(PPOSettings):
-    beta: float = 1.0  # strength of the opponent-shaping term (0 = naive learner)
-    normalize_past: bool = True  # running mean P_t / t of the past advantages instead of the sum
-    proximal: bool = False  # A* inside PPO's clipped surrogate instead of one plain PG step
-    normalize_advantages: bool = False  # divide A* by its batch std (PPO also centres it)
-    alignment_lambda: float | None = None  # GAE lambda of the A1, A2 inside the shaping term
-    #   (None: gae_lambda). 0 uses one-step TD errors, whose expectation given the current
-    #   state and actions does not depend on the past, so the shaping term measures reciprocity
-    #   and not the noise of long advantage sums.
+class AdAlignSettings:
+    """Advantage Alignment's settings in one flat list (ipd_training.py): the actor-critic's, PPO's
+    for the proximal variant, and the shaping term's."""
+
+    gamma: float = 0.96
+    """Discount of the repeated game."""
+    gae_lambda: float = 0.95
+    """GAE's lambda: 0 gives one-step TD errors, 1 Monte Carlo returns."""
+    policy_lr: float = 0.05
+    """Adam step size of the policy."""
+    critic_lr: float = 0.1
+    """Adam step size of both critics (the learner's return and the opponent's)."""
+    critic_steps: int = 10
+    """Critic regression steps per set of targets."""
+    critic_refits: int = 2
+    """Times per batch the GAE targets are recomputed and the critics fitted to them."""
+    entropy_coef: float = 0.0
+    """Weight of the entropy bonus."""
+    normalize_advantages: bool = False
+    """Divide A* by its batch standard deviation before the step (the proximal step also centres it)."""
+    beta: float = 1.0
+    """Strength of the opponent-shaping term (0 gives the naive learner)."""
+    normalize_past: bool = True
+    """Use the running mean P_t / t of the past advantages instead of their sum."""
+    proximal: bool = False
+    """Step on A* inside PPO's clipped objective instead of one plain policy-gradient step."""
+    clip: float = 0.2
+    """With `proximal`: PPO's epsilon, the policy ratio clipped to [1 - clip, 1 + clip]."""
+    epochs: int = 4
+    """With `proximal`: passes over each batch."""
+    minibatches: int = 4
+    """With `proximal`: minibatches each pass splits the batch's episodes into."""
+    alignment_lambda: float | None = None
+    """GAE lambda of the A1, A2 inside the shaping term (None: gae_lambda). 0 uses one-step TD
+    errors, whose expectation given the current state and actions does not depend on the past, so
+    the shaping term measures reciprocity and not the noise of long advantage sums."""
 
 
 def discounted_past_sum(a1: Tensor, gamma: float) -> Tensor:

@@ -16,26 +16,29 @@ is then just the other policy in `rollout.play`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 from torch import Tensor
 
-from .actor_critic import (ActorCriticSettings, Learner, advantages_and_returns, fit_critic_on,
-                           log_probs_and_entropy)
+from .actor_critic import Learner, advantages_and_returns, fit_critic_on, log_probs_and_entropy
 from .rollout import Trajectory
 
 
-@dataclass
-class PPOSettings(ActorCriticSettings):
-    clip: float = 0.2  # epsilon of the clipped ratio
-    epochs: int = 4  # passes over each batch
-    minibatches: int = 4  # episodes are split into this many minibatches per pass
-    normalize_advantages: bool = True
+class PPOFields(Protocol):
+    """What the clipped step reads of a learner's settings; the critic's fields are the
+    actor-critic's (actor_critic.py). adversary_training.AdversarySettings and
+    adalign.AdAlignSettings have them all."""
+
+    clip: float  # PPO's epsilon: the policy ratio is clipped to [1 - clip, 1 + clip]
+    epochs: int  # passes over each batch
+    minibatches: int  # the batch's episodes are split into this many minibatches per pass
+    normalize_advantages: bool  # centre the advantages and divide them by their batch std
+    entropy_coef: float  # weight of the entropy bonus
 
 
 def clipped_surrogate_step(learner: Learner, trajectory: Trajectory, advantages: Tensor,
-                           settings: PPOSettings, generator: torch.Generator | None = None) -> float:
+                           settings: PPOFields, generator: torch.Generator | None = None) -> float:
     """`epochs` passes of minibatch Adam steps on the clipped objective; return the last loss."""
     if settings.normalize_advantages:
         advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
@@ -59,7 +62,7 @@ def clipped_surrogate_step(learner: Learner, trajectory: Trajectory, advantages:
 
 def ppo_update(learner: Learner, trajectory: Trajectory,
                generator: torch.Generator | None = None) -> dict[str, float]:
-    """One PPO update from the learner's own trajectory (its settings must be PPOSettings)."""
+    """One PPO update from the learner's own trajectory (its settings have `PPOFields`)."""
     s = learner.settings
     critic_loss = fit_critic_on(learner.critic, learner.critic_optimizer, trajectory.rewards,
                                 trajectory.features, s, trajectory.dones)

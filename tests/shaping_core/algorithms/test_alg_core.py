@@ -6,12 +6,13 @@ import json
 import pytest
 import torch
 
+from shaping_core.adversary_training import AdversarySettings
 from shaping_core.algorithms.actor_critic import ActorCriticSettings, Learner, actor_critic_update
 from shaping_core.algorithms.adalign import (AdAlignLearner, AdAlignSettings, adalign_update,
                                              alignment_advantages, discounted_past_sum)
 from shaping_core.algorithms.gae import gae
 from shaping_core.algorithms.lola_exact import ExactLOLASettings, ipd_values, lola_gradients
-from shaping_core.algorithms.ppo import PPOSettings, ppo_update
+from shaping_core.algorithms.ppo import ppo_update
 from shaping_core.algorithms.rollout import play
 from shaping_core.games import make_game
 from shaping_core.policies.checkpoint import load_policy, read_checkpoint, save_policy
@@ -174,7 +175,10 @@ def test_naive_learner_and_ppo_learn_to_defect_against_always_defect():
     torch.manual_seed(0)
     game = tiny_game(4)
     for update, settings in ((actor_critic_update, ActorCriticSettings(policy_lr=0.2, critic_lr=1.0)),
-                             (ppo_update, PPOSettings(policy_lr=0.1, critic_lr=1.0, epochs=2, minibatches=2))):
+                             # PPO as adversary_training trains it, with the actor-critic's defaults above.
+                             (ppo_update, AdversarySettings(policy_lr=0.1, critic_lr=1.0, epochs=2, minibatches=2,
+                                                            gamma=0.96, critic_steps=10, critic_refits=2,
+                                                            entropy_coef=0.0))):
         learner = Learner(TabularIPDPolicy(game), StateValueTable(), settings)
         g = torch.Generator().manual_seed(1)
         for _ in range(15):
