@@ -6,7 +6,8 @@
 For every family of the game's learner zoo (shaping_core/learners/zoo.py) and every seed, a MAX
 adversary is trained against the surrogate together with every *other* family
 (`train-adversary --population zoo --hold-out FAMILY`) and then plays the held-out family. It is
-trained by `--method` (PPO by default), and every flag of that method's
+trained by `--method` (by default the method and options the game records for its max objective,
+`Game.default_training`, as train-adversary; else PPO), and every flag of that method's
 settings applies (`--iterations`, `--passes`, ...). Beside it:
 
 - **surrogate only**: the same training against the surrogate alone (one adversary per seed), played
@@ -44,10 +45,11 @@ from joblib import Parallel, delayed
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from shaping_core.adversary_training import (METHOD_SETTINGS, add_method_options,  # noqa: E402
-                                             method_settings, misplaced_option, run_training)
+from shaping_core.adversary_training import (METHOD_OPTIONS, METHOD_SETTINGS, add_method_options,  # noqa: E402
+                                             method_settings, misplaced_option, run_training,
+                                             with_game_defaults)
 from shaping_core.arguments import add_optimum_options  # noqa: E402
-from shaping_core.games import Objective  # noqa: E402
+from shaping_core.games import Objective, make_game  # noqa: E402
 from shaping_core.learners import zoo_for  # noqa: E402
 from shaping_core.optimum import cached_family_optimum, solvable  # noqa: E402
 from shaping_core.policies import make_policy  # noqa: E402
@@ -67,17 +69,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", required=True)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--families", nargs="+", default=None, help="default: every family of the zoo")
-    parser.add_argument("--surrogate-share", type=float, default=TrainingPopulation.surrogate_share,
-                        help="the surrogate's share of the training episodes "
-                             f"(default {TrainingPopulation.surrogate_share:g})")
-    parser.add_argument("--method", choices=tuple(METHOD_SETTINGS), default="ppo",
-                        help="how each adversary is trained (default ppo)")
+    parser.add_argument("--surrogate-share", type=float, default=None,
+                        help="the surrogate's share of the training episodes (default: the game's "
+                             f"measured default, else {TrainingPopulation.surrogate_share:g})")
+    parser.add_argument("--method", choices=tuple(METHOD_SETTINGS), default=None,
+                        help="how each adversary is trained (default: the method and options the game "
+                             "records for its max objective, as train-adversary; else ppo)")
     add_method_options(parser)
     parser.add_argument("--eval-episodes", type=int, default=4096,
                         help="simulated participants per family and adversary in the table")
     add_optimum_options(parser)
     parser.add_argument("--jobs", type=int, default=2, help="trainings in parallel, one thread each")
     args = parser.parse_args(argv)
+    # Without --method, the game's measured defaults for max fill in what is not given, as in
+    # train-adversary (Game.default_training): what ships is what is measured.
+    options, _ = with_game_defaults(make_game(args.game), Objective.MAX, {**vars(args), "population": "zoo"})
+    args.method = options["method"] or "ppo"
+    for name in METHOD_OPTIONS[args.method]:
+        setattr(args, name, options.get(name))
+    args.surrogate_share = (TrainingPopulation.surrogate_share if options["surrogate_share"] is None
+                            else options["surrogate_share"])
     if message := misplaced_option(args.method, vars(args)):
         parser.error(message)
     return args

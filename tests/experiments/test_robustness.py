@@ -12,7 +12,7 @@ def test_each_family_is_held_out_and_reported_beside_random_and_its_optimum(tiny
     robustness = load_experiment("robustness")
     out = tmp_path / "out"
     argv = ["--game", "bandit", "--surrogate", str(surrogate), "--held-out-surrogate", str(surrogate),
-            "--families", "q_learning", "beta_bernoulli_softmax", "--seeds", "2", "--iterations", "1",
+            "--families", "q_learning", "beta_bernoulli_softmax", "--seeds", "2", "--method", "ppo", "--iterations", "1",
             "--batch-size", "8", "--eval-episodes", "16", "--optimum-participants", "2", "--grid", "5",
             "--jobs", "1", "--out", str(out)]
     assert robustness.main(argv) == 0
@@ -41,18 +41,22 @@ def test_each_family_is_held_out_and_reported_beside_random_and_its_optimum(tiny
     assert json.loads((out / "metrics.json").read_text())["families"] == metrics["families"]
 
 
-def test_adversaries_may_be_planned_by_fitted_q_and_options_of_the_other_method_are_refused(
+def test_without_a_method_the_adversaries_are_trained_as_the_game_ships_them_and_other_options_are_refused(
         tiny_bandit_surrogate, tmp_path, capsys):
+    """The bandit's max default (Game.default_training): fitted Q, surrogate share 0.9, pace lag 6."""
     surrogate = tiny_bandit_surrogate
     robustness = load_experiment("robustness")
     out = tmp_path / "out"
     assert robustness.main(["--game", "bandit", "--surrogate", str(surrogate), "--families", "wsls", "--seeds", "1",
-                            "--method", "fitted-q", "--passes", "1", "--episodes", "16", "--fit-steps", "2",
+                            "--passes", "1", "--episodes", "16", "--fit-steps", "2",
                             "--width", "4", "--eval-episodes", "16", "--optimum-participants", "2", "--grid", "5",
                             "--jobs", "1", "--out", str(out)]) == 0
     trained = json.loads((out / "adversaries" / "without-wsls-seed0" / "config.json").read_text())
     assert trained["method"] == "fitted-q" and "wsls" not in trained["population"]["families"]
-    assert trained["settings"]["passes"] == 1
+    assert trained["settings"]["passes"] == 1 and trained["settings"]["pace_lag"] == 6
+    assert trained["population"]["surrogate_share"] == 0.9
+    config = json.loads((out / "config.json").read_text())
+    assert (config["method"], config["surrogate_share"], config["pace_lag"]) == ("fitted-q", 0.9, 6)
     capsys.readouterr()
     with pytest.raises(SystemExit):
         robustness.main(["--game", "bandit", "--surrogate", str(surrogate), "--method", "fitted-q",
