@@ -28,15 +28,14 @@ def _flag(request, name: str) -> bool:
     return request.GET.get(name) == "1"
 
 
-def _check_may_export(request, study: Study) -> None:
+def _ready_to_export(request, study: Study) -> Study:
+    """The study, once the user is known to be allowed to export it and whoever is due has been
+    timed out and ended, so that the export's statuses are those of now."""
     if not request.user.has_perm("studies.export_study", study):
         raise PermissionDenied(f"You may not export {study.name!r}: only its owners and collaborators may. "
                                "Ask an owner to add you as a collaborator.")
-
-
-def _end_due_participations(study: Study) -> None:
-    """Time out and end whoever is due, so that the export's statuses are those of now."""
     participants_end_due(study=study, now=timezone.now())
+    return study
 
 
 def _attachment(data: bytes, fmt: str, filename: str) -> HttpResponse:
@@ -48,8 +47,7 @@ def _attachment(data: bytes, fmt: str, filename: str) -> HttpResponse:
 def trials_response(request, study: Study, fmt: str, *, include_external_ids: bool = False,
                     include_test: bool = False) -> HttpResponse:
     """The trial table as a download, for the download URL and the admin's export action."""
-    _check_may_export(request, study)
-    _end_due_participations(study)
+    _ready_to_export(request, study)
     frame = trials_frame(study=study, include_external_ids=include_external_ids, include_test=include_test)
     return _attachment(table_bytes(frame, fmt), fmt, f"{study.slug}-trials.{fmt}")
 
@@ -67,9 +65,7 @@ def trials_download(request, slug, fmt):
 @staff_member_required
 @require_safe
 def participants_download(request, slug):
-    study = get_object_or_404(Study, slug=slug)
-    _check_may_export(request, study)
-    _end_due_participations(study)
+    study = _ready_to_export(request, get_object_or_404(Study, slug=slug))
     frame = participants_frame(study=study, include_external_ids=_flag(request, "external_ids"),
                                include_test=_flag(request, "include_test"))
     return _attachment(table_bytes(frame, "csv"), "csv", f"{study.slug}-participants.csv")
@@ -79,18 +75,14 @@ def participants_download(request, slug):
 @require_safe
 def bonus_download(request, slug):
     """Prolific's bulk-bonus file; never holds test participants."""
-    study = get_object_or_404(Study, slug=slug)
-    _check_may_export(request, study)
-    _end_due_participations(study)
+    study = _ready_to_export(request, get_object_or_404(Study, slug=slug))
     return _attachment(bonus_file(study=study).csv(), "csv", f"{study.slug}-prolific-bonus.csv")
 
 
 @staff_member_required
 @require_safe
 def bundle_download(request, slug):
-    study = get_object_or_404(Study, slug=slug)
-    _check_may_export(request, study)
-    _end_due_participations(study)
+    study = _ready_to_export(request, get_object_or_404(Study, slug=slug))
     files = bundle_files(study=study, exported_at=timezone.now(), include_test=_flag(request, "include_test"),
                          include_external_ids=_flag(request, "external_ids"))
     return _attachment(zip_bytes(files), "zip", f"{study.slug}-export.zip")
