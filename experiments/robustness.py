@@ -237,7 +237,7 @@ def plot(per_family: dict[str, dict], title: str, path: Path) -> None:
     axes.set_xticks(range(len(names)), names, rotation=30, ha="right")
     axes.set_ylabel("the adversary's reward per trial")
     axes.set_title(f"{title}: leave-one-family-out (each seed a dot)")
-    axes.legend(fontsize=8, loc="best")
+    fig.legend(fontsize=8, loc="outside lower center", ncols=4)  # outside: "best" covered go/no-go's bars
     fig.savefig(path, dpi=120)
     plt.close(fig)
 

@@ -84,6 +84,10 @@ class FittedQSettings:
     """Plan within the pace rule: the game's paced budget (the bandit: the other option's rewards)
     stays within this many events of its even pace, in training and in play (QShapingParams);
     None: only the game's own rules."""
+    min_gap: int | None = None
+    """Plan within the spacing rule: at least this many trials between two events of the game's
+    spaced budget (go/no-go: go trials between two no-go trials), in training and in play
+    (QShapingParams); None: no spacing."""
     seed: int = 0
     """Seed of the sampled episodes, the networks' initial weights and every draw."""
     eval_episodes: int = 4096
@@ -99,8 +103,10 @@ class FittedQSettings:
                                   "eval_episodes_per_pass"))
         if not self.learning_rate > 0:
             raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
-        if self.pace_lag is not None and self.pace_lag < 0:
-            raise ValueError(f"pace_lag must be at least 0, got {self.pace_lag}")
+        for name in ("pace_lag", "min_gap"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ValueError(f"{name} must be at least 0, got {value}")
         if not 0 <= self.explore <= 1:
             raise ValueError(f"explore must lie in [0, 1], got {self.explore}")
 
@@ -269,7 +275,8 @@ def fit_q_adversary(game: Game, surrogate: SurrogateNet, settings: FittedQSettin
     check_game(game)
     torch.manual_seed(settings.seed)
     generator = torch.Generator(device=device).manual_seed(settings.seed)
-    adversary = QShapingAdversary(game, {"pace_lag": settings.pace_lag}, surrogate=surrogate, width=settings.width)
+    adversary = QShapingAdversary(game, {"pace_lag": settings.pace_lag, "min_gap": settings.min_gap},
+                                  surrogate=surrogate, width=settings.width)
     adversary.reset(1, device)  # moves the networks to the device
     adversary.net.requires_grad_(True)
     participant = population if population is not None else SurrogateParticipant(game, surrogate.to(device))

@@ -85,7 +85,7 @@ class ChoiceEngineeringBandit(budget.BudgetedGame[BanditParams]):
         chosen_reward = assigned.gather(1, participant_action.unsqueeze(1)).squeeze(1).float()
         target_reward = (participant_action == self.params.target_option).float()
         return self._advance(state, participant_action, applied, chosen_reward, target_reward,
-                             budget_left=state.budget_left - assigned.long())
+                             **self.after_placing(state, assigned))
 
     @property
     def target_participant_action(self) -> int:

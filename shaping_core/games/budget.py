@@ -66,13 +66,17 @@ def action_mask(budget_left: Tensor, trials_left: Tensor) -> Tensor:
 @dataclass(frozen=True)
 class BudgetState(State):
     budget_left: Tensor  # [B, K] long, events still to place per budget
+    # [B, K] long, trials since the budget's last event (0 right after one); the game's length
+    # before its first, so that any spacing counts as met there.
+    since_event: Tensor
 
 
 class BudgetedGame(Game[ParamsT, BudgetState]):
     """A fixed-length ADVERSARY_FIRST game whose adversary places budgeted events (the bandit's
     rewards, go/no-go's no-go trials). Subclasses give `budgets` and the payoffs in `step`.
 
-    Observation info: `budget_left` [B, K] events still to place per budget; `trials_left` [B].
+    Observation info: `budget_left` [B, K] events still to place per budget; `trials_left` [B];
+    `since_event` [B, K] trials since each budget's last event.
     """
 
     @property
@@ -87,6 +91,13 @@ class BudgetedGame(Game[ParamsT, BudgetState]):
         return None
 
     @property
+    def spaced_budget(self) -> int | None:
+        """The budget whose events a spacing rule keeps apart (spacing_mask): the one whose events,
+        placed close together, a person answers differently than a model extrapolates. None: no
+        spacing."""
+        return None
+
+    @property
     def max_trials(self) -> int:
         return self.params.trials
 
@@ -97,7 +108,9 @@ class BudgetedGame(Game[ParamsT, BudgetState]):
     def init(self, batch_size, *, generator=None, device="cpu", length=None) -> BudgetState:
         length = self._fixed_length(batch_size, self.params.trials, length, device)
         budget_left = torch.tensor(self.budgets, dtype=torch.long, device=device).repeat(batch_size, 1)
-        return BudgetState(**self._common_init(batch_size, length, device), budget_left=budget_left)
+        since_event = torch.full_like(budget_left, self.max_trials)
+        return BudgetState(**self._common_init(batch_size, length, device), budget_left=budget_left,
+                           since_event=since_event)
 
     def trials_left(self, state: BudgetState) -> Tensor:
         return state.length - state.trial
@@ -107,7 +120,7 @@ class BudgetedGame(Game[ParamsT, BudgetState]):
 
     def observe(self, state: BudgetState, participant_action: Tensor | None = None):
         trials_left = self.trials_left(state)
-        info = {"budget_left": state.budget_left, "trials_left": trials_left}
+        info = {"budget_left": state.budget_left, "trials_left": trials_left, "since_event": state.since_event}
         sizes = self._constant("budget_sizes", lambda: torch.tensor(self.budgets).clamp_min(1),
                                state.device)
         extra = [state.budget_left.float() / sizes, (trials_left.float() / self.params.trials).unsqueeze(1)]
@@ -131,8 +144,39 @@ class BudgetedGame(Game[ParamsT, BudgetState]):
         places = action_to_bits(torch.arange(n_actions, device=budget_left.device), len(self.budgets))[:, paced]
         return ~must_place.unsqueeze(1) | places.unsqueeze(0)
 
+    def spacing_mask(self, budget_left: Tensor, trials_left: Tensor, since_event: Tensor, gap: int) -> Tensor:
+        """[B, A] bool: the actions that keep at least `gap` trials without the spaced budget's event
+        between two of its events, and leave room to place the rest so spaced. Placing is refused
+        until `gap` trials have passed since the last event; withholding is refused when the rest
+        would no longer fit: b events left need max(0, gap - since) + 1 + (b - 1)(gap + 1) trials.
+        A state where neither fits (a gap the budget never allowed) refuses both; the caller falls
+        back on the game's own rule there. The spacing guards against a model's extrapolation, as
+        the pace rule does: a plan against the go/no-go surrogate put no-go trials late and close
+        together, which the surrogate, fitted on random schedules, predicted would raise errors,
+        while learners who err after long runs of go trials erred less than under a random
+        schedule (docs/loop.md)."""
+        n_actions = 2 ** len(self.budgets)
+        spaced = self.spaced_budget
+        if spaced is None:
+            return torch.ones(budget_left.shape[0], n_actions, dtype=torch.bool, device=budget_left.device)
+        left, since = budget_left[:, spaced], since_event[:, spaced]
+
+        def room_needed(since: Tensor) -> Tensor:
+            needed = (gap - since).clamp_min(0) + 1 + (left - 1) * (gap + 1)
+            return torch.where(left > 0, needed, torch.zeros_like(needed))
+
+        may_place = (since >= gap) | (left == 0)  # nothing left: the game's rule alone
+        may_withhold = trials_left - 1 >= room_needed(since + 1)
+        places = action_to_bits(torch.arange(n_actions, device=budget_left.device), len(self.budgets))[:, spaced]
+        return torch.where(places.unsqueeze(0), may_place.unsqueeze(1), may_withhold.unsqueeze(1))
+
     def place_events(self, state: BudgetState, adversary_action: Tensor) -> tuple[Tensor, Tensor]:
         """Apply the budget rule to the requested events: ([B, K] bool placed, [B] applied action)."""
         requested = action_to_bits(adversary_action, len(self.budgets))
         placed = enforce(requested, state.budget_left, self.trials_left(state))
         return placed, bits_to_action(placed)
+
+    def after_placing(self, state: BudgetState, placed: Tensor) -> dict[str, Tensor]:
+        """The budget fields of the state after a trial that placed `placed` [B, K] (for _advance)."""
+        since_event = torch.where(placed, 0, (state.since_event + 1).clamp_max(self.max_trials))
+        return {"budget_left": state.budget_left - placed.long(), "since_event": since_event}

@@ -82,10 +82,15 @@ class QShapingParams(Params):
     pace_lag: int | None = None
     """Keep the game's paced budget (the bandit: the other option's rewards) within this many
     events of its even pace (BudgetedGame.pace_mask); None: only the game's own rules."""
+    min_gap: int | None = None
+    """Keep at least this many trials between two events of the game's spaced budget (go/no-go:
+    go trials between two no-go trials; BudgetedGame.spacing_mask); None: no spacing."""
 
     def __post_init__(self):
-        if self.pace_lag is not None and self.pace_lag < 0:
-            raise PolicyParamsError(f"pace_lag must be at least 0, got {self.pace_lag}")
+        for name in ("pace_lag", "min_gap"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise PolicyParamsError(f"{name} must be at least 0, got {value}")
 
 
 class QShapingAdversary(SurrogatePolicy):
@@ -104,15 +109,34 @@ class QShapingAdversary(SurrogatePolicy):
                                     f"features; this game has {game.max_trials} and {self.n_features}")
         if self.params.pace_lag is not None and getattr(game, "paced_budget", None) is None:
             raise PolicyParamsError(f"pace_lag needs a game with a paced budget; {game.spec.label} has none")
+        if self.params.min_gap is not None:
+            self._check_spacing(game, self.params.min_gap)
         self.net = net
 
+    @staticmethod
+    def _check_spacing(game: Game, gap: int) -> None:
+        spaced = getattr(game, "spaced_budget", None)
+        if spaced is None:
+            raise PolicyParamsError(f"min_gap needs a game with a spaced budget; {game.spec.label} has none")
+        events = game.budgets[spaced]
+        if events and 1 + (events - 1) * (gap + 1) > game.max_trials:
+            raise PolicyParamsError(f"min_gap {gap} does not fit: {events} events {gap} trials apart need "
+                                    f"{1 + (events - 1) * (gap + 1)} trials, the game has {game.max_trials}")
+
     def allowed_actions(self, observation: Observation) -> Tensor:
-        """[B, A] the game's legal actions, less those the pace rule refuses."""
-        if self.params.pace_lag is None:
-            return observation.action_mask
-        info = observation.info
-        return observation.action_mask & self.game.pace_mask(info["budget_left"], info["trials_left"],
-                                                             self.params.pace_lag)
+        """[B, A] the game's legal actions, less those the pace and spacing rules refuse. Where the
+        rules together would leave nothing (they can disagree near the end), the game's own rule
+        decides alone."""
+        legal, info = observation.action_mask, observation.info
+        allowed = legal
+        if self.params.pace_lag is not None:
+            allowed = allowed & self.game.pace_mask(info["budget_left"], info["trials_left"], self.params.pace_lag)
+        if self.params.min_gap is not None:
+            allowed = allowed & self.game.spacing_mask(info["budget_left"], info["trials_left"],
+                                                       info["since_event"], self.params.min_gap)
+        if allowed is legal:
+            return legal
+        return torch.where(allowed.any(dim=1, keepdim=True), allowed, legal)
 
     def reset(self, batch_size, device="cpu"):
         self.net.to(device)

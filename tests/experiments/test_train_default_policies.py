@@ -36,6 +36,8 @@ def test_every_objective_trains_with_the_games_measured_defaults(script, game):
         assert (options["method"] or "ppo") == ("fitted-q" if planned else "ppo")
         if game == "bandit" and objective == "max":  # docs/loop.md, "The pace rule settles most of it"
             assert (options["surrogate_share"], options["pace_lag"]) == (0.9, 6)
+        if game == "gonogo" and objective == "max":  # docs/loop.md, "The spacing rule"
+            assert options["min_gap"] == 6
 
 
 def test_a_missing_data_file_is_refused_with_its_name(script, tmp_path, capsys):

@@ -167,6 +167,44 @@ def test_a_game_without_a_paced_budget_refuses_nothing():
     assert bool(game.pace_mask(torch.tensor([[3]]), long(3), lag=0).all())
 
 
+def test_the_game_counts_trials_since_each_budgets_last_event():
+    game = make_game("gonogo", {"trials": 6, "nogo_trials": 2})
+    state = game.init(1)
+    assert state.since_event.tolist() == [[6]]  # none yet: any spacing is met
+    seen = []
+    for request in (GO, NOGO, GO, GO, NOGO, GO):
+        state, _ = game.step(state, long(WITHHOLD), long(request))
+        seen.append(int(state.since_event))
+    assert seen == [6, 0, 1, 2, 0, 1]
+    assert torch.equal(game.observe(state).info["since_event"], state.since_event)
+
+
+def test_the_spacing_rule_refuses_no_go_too_soon_and_go_when_the_rest_would_not_fit():
+    """Go/no-go spaces its no-go trials; with gap 3, b no-go trials left need
+    max(0, 3 - since) + 1 + 4 (b - 1) trials."""
+    game = make_game("gonogo", {"trials": 40, "nogo_trials": 4})
+    assert game.spaced_budget == 0
+    cases = [
+        # (trials_left, budget_left, since_event, allowed go / no-go)
+        (40, 4, 40, [True, True]),  # the start: 13 trials needed of 39 after a go
+        (20, 2, 0, [True, False]),  # just placed one: too soon
+        (20, 2, 3, [True, True]),
+        (5, 2, 3, [False, True]),  # after a go: 1 + 4 = 5 needed of 4
+        (6, 2, 2, [True, False]),  # a go makes since 3: 0 + 1 + 4 = 5 needed of 5
+        (5, 2, 2, [False, False]),  # cannot fit either way (a state the rule never reaches)
+        (3, 0, 1, [True, True]),  # nothing left to place: the game's own rule decides
+    ]
+    mask = game.spacing_mask(torch.tensor([[c[1]] for c in cases]), long(*(c[0] for c in cases)),
+                             torch.tensor([[c[2]] for c in cases]), gap=3)
+    assert mask.tolist() == [c[3] for c in cases]
+
+
+def test_a_game_without_a_spaced_budget_refuses_nothing():
+    game = make_game("bandit", {"trials": 10, "rewards_per_option": 4})
+    assert game.spaced_budget is None
+    assert bool(game.spacing_mask(torch.tensor([[4, 4]]), long(10), torch.tensor([[0, 0]]), gap=5).all())
+
+
 # --- go/no-go: the budget over whole games --------------------------------------------------------
 
 GONOGO = {"trials": 12, "nogo_trials": 3}

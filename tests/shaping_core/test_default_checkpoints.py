@@ -96,8 +96,6 @@ def test_the_gonogo_defaults_spread_their_no_go_trials_over_the_session(objectiv
     """The earlier defaults put all 35 no-go trials in the first quarter. Against the human
     surrogate, whose errors grow with time on task, no quarter may hold three quarters of them, and
     the first holds some."""
-    from shaping_core.surrogate.model import SurrogateParticipant
-
     policy = load_policy(DEFAULTS / f"gonogo-{objective}.pt")
     game = policy.game
     people = SurrogateParticipant(game, policy.surrogate)
@@ -105,6 +103,28 @@ def test_the_gonogo_defaults_spread_their_no_go_trials_over_the_session(objectiv
     by_quarter = placement_by_part(game, episodes)[0]
     assert float(by_quarter.max()) < 0.75
     assert float(by_quarter[0]) > 0.02
+
+
+def test_the_gonogo_max_default_spaces_its_no_go_trials_and_beats_random_on_the_zoo():
+    """Fitted Q under the spacing rule (docs/loop.md, "The spacing rule"): at least 6 go trials
+    between two no-go trials when played, at least 20 % more errors than the random schedule
+    against the human surrogate in its own evaluation, and more errors than random, by more than
+    two standard errors, on every go/no-go family whose errors its schedule can move."""
+    spec = read_checkpoint(DEFAULTS / "gonogo-max.pt")
+    assert spec["provenance"]["method"] == "fitted-q" and spec["policy_params"]["min_gap"] == 6
+    evaluated = spec["metrics"]["against_surrogate"]
+    assert evaluated["trained"]["error_rate"] >= 1.2 * evaluated["random_schedule"]["error_rate"]
+    zoo = {row["family"]: row for row in spec["metrics"]["against_zoo"]}
+    for name in ("fatigue", "base_rate", "prepotency"):
+        row = zoo[name]
+        assert row["adversary"]["mean"] > row["random"]["mean"] + 2 * row["random"]["sem"], name
+
+    policy = load_policy(DEFAULTS / "gonogo-max.pt")
+    episodes = play_episodes(policy.game, SurrogateParticipant(policy.game, policy.surrogate), policy, 16,
+                             generator=torch.Generator().manual_seed(0))
+    for row in episodes.adversary_actions:
+        nogo = row.nonzero().squeeze(1)
+        assert len(nogo) == 35 and int((nogo[1:] - nogo[:-1] - 1).min()) >= 6
 
 
 HUMAN_IPD_SHA256 = "cd8cb13757eb3aac60f4d553cc675f340dc04781eb23927f2649d44ef2523ee6"  # ipd_human_games.csv.gz

@@ -195,6 +195,7 @@ def test_games_where_the_adversary_does_not_move_first_are_refused(game_name):
     ({"explore": 1.5}, "explore must lie in"),
     ({"learning_rate": 0}, "learning_rate must be positive"),
     ({"pace_lag": -1}, "pace_lag must be at least 0"),
+    ({"min_gap": -2}, "min_gap must be at least 0"),
 ])
 def test_bad_fitted_q_settings_are_refused(changes, message):
     with pytest.raises(ValueError, match=message):
@@ -239,6 +240,42 @@ def test_the_pace_rule_is_refused_where_it_means_nothing():
     game, surrogate = solved("bandit")
     with pytest.raises(ValueError, match="pace_lag must be at least 0"):
         QShapingAdversary(game, {"pace_lag": -1}, surrogate=surrogate)
+
+
+@pytest.mark.parametrize("prefers", ["go", "nogo"])
+def test_an_adversary_under_the_spacing_rule_keeps_its_no_go_trials_apart(tmp_path, prefers):
+    """A Q-network that always prefers go would put every no-go at the end (the budget forces them
+    there); one that always prefers no-go would put them at the start. Under the spacing rule
+    every two no-go trials have at least `min_gap` go trials between them, and the budget is
+    still placed exactly."""
+    game = make_game("gonogo", {"trials": 50, "nogo_trials": 6})
+    surrogate = random_surrogate(game, hidden_size=3, seed=0)
+    adversary = QShapingAdversary(game, {"min_gap": 5}, surrogate=surrogate, width=4)
+    with torch.no_grad():
+        for mlp in adversary.net.trials:
+            mlp[-1].weight.zero_()
+            mlp[-1].bias.copy_(torch.tensor([5.0, -5.0] if prefers == "go" else [-5.0, 5.0]))
+    loaded = load_policy(save_policy(tmp_path / "Q.pt", adversary, settings={}))
+    assert loaded.params.min_gap == 5
+    without_rule = QShapingAdversary(game, surrogate=surrogate, net=adversary.net)
+    for policy, spaced in ((adversary, True), (loaded, True), (without_rule, False)):
+        episodes = play_episodes(game, make_learner("random", game), policy, 8,
+                                 generator=torch.Generator().manual_seed(0))
+        assert episodes.adversary_actions.sum(dim=1).tolist() == [6] * 8
+        for row in episodes.adversary_actions:
+            trials = row.nonzero().squeeze(1)
+            gaps = (trials[1:] - trials[:-1] - 1).tolist()
+            assert (min(gaps) >= 5) if spaced else (min(gaps) == 0), gaps
+
+
+def test_the_spacing_rule_is_refused_where_it_means_nothing_or_cannot_fit():
+    game, surrogate = solved("bandit")
+    with pytest.raises(ValueError, match="min_gap needs a game with a spaced budget"):
+        QShapingAdversary(game, {"min_gap": 1}, surrogate=surrogate)
+    game, surrogate = solved("gonogo")  # 2 no-go trials in 4
+    QShapingAdversary(game, {"min_gap": 2}, surrogate=surrogate)
+    with pytest.raises(ValueError, match="min_gap 3 does not fit: 2 events 3 trials apart need 5 trials"):
+        QShapingAdversary(game, {"min_gap": 3}, surrogate=surrogate)
 
 
 def test_trial_q_net_evaluates_rows_at_different_trials():
