@@ -45,9 +45,9 @@ from joblib import Parallel, delayed
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from shaping_core.adversary_training import (METHOD_OPTIONS, METHOD_SETTINGS, add_method_options,  # noqa: E402
-                                             method_settings, misplaced_option, run_training,
-                                             with_game_defaults)
+from shaping_core.adversary_training import (METHOD_OPTIONS, METHOD_SETTINGS, SHARED_OPTIONS,  # noqa: E402
+                                             add_method_options, method_settings, misplaced_option,
+                                             run_training, with_game_defaults)
 from shaping_core.arguments import add_optimum_options  # noqa: E402
 from shaping_core.games import Objective, make_game  # noqa: E402
 from shaping_core.learners import zoo_for  # noqa: E402
@@ -85,7 +85,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     # train-adversary (Game.default_training): what ships is what is measured.
     options, _ = with_game_defaults(make_game(args.game), Objective.MAX, {**vars(args), "population": "zoo"})
     args.method = options["method"] or "ppo"
-    for name in METHOD_OPTIONS[args.method]:
+    for name in (*METHOD_OPTIONS[args.method], *SHARED_OPTIONS):
         setattr(args, name, options.get(name))
     args.surrogate_share = (TrainingPopulation.surrogate_share if options["surrogate_share"] is None
                             else options["surrogate_share"])

@@ -113,6 +113,10 @@ class AdversarySettings:
     0 turns it off."""
     anneal_lr: bool = True
     """Decay both step sizes linearly to 0 over training."""
+    min_gap: int | None = None
+    """Train and play under the spacing rule: at least this many trials between two events of the
+    game's spaced budget (go/no-go: go trials between two no-go trials; ShapingParams); None: no
+    spacing."""
 
     def __post_init__(self):
         if self.objective not in tuple(Objective):
@@ -123,6 +127,8 @@ class AdversarySettings:
         check_at_least_one(self, ("iterations", "batch_size", "hidden_size", "eval_episodes"))
         if self.pacing_weight < 0:
             raise ValueError(f"pacing_weight must be at least 0, got {self.pacing_weight}")
+        if self.min_gap is not None and self.min_gap < 0:
+            raise ValueError(f"min_gap must be at least 0, got {self.min_gap}")
 
 
 def fairness_rewards(participant_rewards: Tensor, adversary_rewards: Tensor) -> Tensor:
@@ -192,7 +198,8 @@ def trajectory_of(game: Game, settings: AdversarySettings, episodes: Episodes) -
 
 
 def make_learner(game: Game, surrogate: SurrogateNet, settings: AdversarySettings, device) -> Learner:
-    adversary = ShapingAdversary(game, {"hidden_size": settings.hidden_size}, surrogate=surrogate)
+    adversary = ShapingAdversary(game, {"hidden_size": settings.hidden_size, "min_gap": settings.min_gap},
+                                 surrogate=surrogate)
     critic = GRUNet(adversary.n_features, 1, settings.hidden_size)
     if settings.objective == Objective.ADALIGN:
         opponent_critic = GRUNet(adversary.n_features, 1, settings.hidden_size)
@@ -298,10 +305,12 @@ def method_of(settings: AdversarySettings | FittedQSettings) -> str:
 # The training methods and the command-line options that belong to each (train-adversary and
 # experiments/offline_loop.py, which name them alike).
 # Each method's settings, and the fields `train-adversary` has a flag for: all but those it sets
-# itself (--objective, --seed) and eval_episodes, which both methods take.
+# itself (--objective, --seed), eval_episodes, and the fields both methods take (one flag each,
+# SHARED_OPTIONS).
 METHOD_SETTINGS = {"ppo": AdversarySettings, "fitted-q": FittedQSettings}
+SHARED_OPTIONS = ("min_gap",)
 METHOD_OPTIONS = {method: tuple(field.name for field in dataclasses.fields(settings_class)
-                                if field.name not in ("objective", "seed", "eval_episodes"))
+                                if field.name not in ("objective", "seed", "eval_episodes", *SHARED_OPTIONS))
                   for method, settings_class in METHOD_SETTINGS.items()}
 # The PPO fields that only the adalign objective reads.
 ADALIGN_OPTIONS = ("beta", "proximal", "normalize_past", "alignment_lambda")
@@ -312,6 +321,7 @@ def add_method_options(parser) -> None:
     field's docstring as its help; a flag not given keeps the settings' default."""
     for method, settings_class in METHOD_SETTINGS.items():
         add_settings_options(parser, settings_class, METHOD_OPTIONS[method], applies_to=f"--method {method}")
+    add_settings_options(parser, FittedQSettings, SHARED_OPTIONS, applies_to="either method")
 
 
 def misplaced_option(method: str, options: dict[str, Any]) -> str | None:
@@ -343,7 +353,7 @@ def method_settings(method: str, objective: str, seed: int,
                     options: dict[str, Any]) -> AdversarySettings | FittedQSettings:
     """The settings of `method` with the options given (not None) of those it takes, and
     eval_episodes; the rest keep their defaults. Raises ValueError for a bad value."""
-    overrides = {name: options[name] for name in (*METHOD_OPTIONS[method], "eval_episodes")
+    overrides = {name: options[name] for name in (*METHOD_OPTIONS[method], *SHARED_OPTIONS, "eval_episodes")
                  if options.get(name) is not None}
     return METHOD_SETTINGS[method](objective=objective, seed=seed, **overrides)
 

@@ -34,7 +34,7 @@ class Episodes:
     adversary_features: Tensor  # [B, T + 1, F] the adversary's features before each trial and
     #   after the last (what a learned adversary reads; see policies/gru.py)
     adversary_log_probs: Tensor  # log-probability of the adversary's action under its policy
-    adversary_masks: Tensor  # [B, T, A] bool, the actions the rules allowed
+    adversary_masks: Tensor  # [B, T, A] bool, the actions the adversary could take (Policy.allowed_actions)
 
     @property
     def lengths(self) -> Tensor:
@@ -86,7 +86,7 @@ def play_episodes(game: Game, participant: ParticipantModel, adversary: Policy, 
         state, result = stepper.finish(state, p_action, a_action)
         record["f"].append(pending.features)
         record["lp"].append(pending.probs.gather(1, a_action[:, None]).squeeze(1).clamp_min(1e-12).log())
-        record["m"].append(pending.observation.action_mask)
+        record["m"].append(adversary.allowed_actions(pending.observation))
         record["pa"].append(p_action)
         record["aa"].append(result.adversary_action)
         record["pr"].append(result.participant_reward)

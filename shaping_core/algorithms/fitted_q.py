@@ -85,9 +85,9 @@ class FittedQSettings:
     stays within this many events of its even pace, in training and in play (QShapingParams);
     None: only the game's own rules."""
     min_gap: int | None = None
-    """Plan within the spacing rule: at least this many trials between two events of the game's
-    spaced budget (go/no-go: go trials between two no-go trials), in training and in play
-    (QShapingParams); None: no spacing."""
+    """Plan and play under the spacing rule: at least this many trials between two events of the
+    game's spaced budget (go/no-go: go trials between two no-go trials; policies/schedule_rules.py);
+    None: no spacing."""
     seed: int = 0
     """Seed of the sampled episodes, the networks' initial weights and every draw."""
     eval_episodes: int = 4096

@@ -67,6 +67,12 @@ class Policy(ABC):
     def act(self, observation: Observation, state: Any) -> tuple[Tensor, Any]:
         """Action probabilities [B, n_actions] and the state after this observation."""
 
+    def allowed_actions(self, observation: Observation) -> Tensor:
+        """[B, n_actions] bool: the actions this policy may take, to which `act` gives all its
+        probability: the game's rules, and a trained adversary's own rules on its schedule
+        (policies/schedule_rules.py). A trainer masks its updates with it."""
+        return observation.action_mask
+
     def act_with_features(self, observation: Observation, state: Any) -> tuple[Tensor, Any, Tensor]:
         """`act`, plus the feature vectors [B, F] the decision was based on (what a trainer
         records). Most policies read the game's observation features; a shaping adversary

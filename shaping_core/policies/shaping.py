@@ -30,15 +30,21 @@ from ..participants import ParticipantView
 from ..surrogate.model import SurrogateNet
 from .base import Policy, PolicyParamsError
 from .gru import GRUNet, n_features_of
+from .schedule_rules import allowed_by_schedule_rules, check_schedule_rules
 
 
 @dataclass(frozen=True)
 class ShapingParams(Params):
     hidden_size: int = 32
+    min_gap: int | None = None
+    """Keep at least this many trials between two events of the game's spaced budget (go/no-go:
+    go trials between two no-go trials; policies/schedule_rules.py); None: no spacing."""
 
     def __post_init__(self):
         if self.hidden_size < 1:
             raise PolicyParamsError(f"hidden_size must be at least 1, got {self.hidden_size}")
+        if self.min_gap is not None and self.min_gap < 0:
+            raise PolicyParamsError(f"min_gap must be at least 0, got {self.min_gap}")
 
 
 def view_from_observation(game: Game, observation: Observation) -> ParticipantView:
@@ -99,7 +105,11 @@ class ShapingAdversary(SurrogatePolicy):
         super().__init__(game, params, surrogate=surrogate)
         if net is None:
             net = GRUNet(self.n_features, self.n_actions, self.params.hidden_size)
+        check_schedule_rules(game, min_gap=self.params.min_gap)
         self.net = net
+
+    def allowed_actions(self, observation: Observation) -> Tensor:
+        return allowed_by_schedule_rules(self.game, observation, min_gap=self.params.min_gap)
 
     def reset(self, batch_size, device="cpu"):
         self.net.to(device)
@@ -114,7 +124,7 @@ class ShapingAdversary(SurrogatePolicy):
                                                surrogate_hidden)
         features = self.features(observation, surrogate_hidden)
         logits, hidden = self.net.step(features, hidden)
-        logits = logits.masked_fill(~observation.action_mask, float("-inf"))
+        logits = logits.masked_fill(~self.allowed_actions(observation), float("-inf"))
         return torch.softmax(logits, dim=1), (surrogate_hidden, hidden), features
 
     def act(self, observation: Observation, state):

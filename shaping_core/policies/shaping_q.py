@@ -24,6 +24,7 @@ from ..games import Game, Observation
 from ..params import Params
 from ..surrogate.model import SurrogateNet
 from .base import PolicyParamsError
+from .schedule_rules import allowed_by_schedule_rules, check_schedule_rules
 from .shaping import SurrogatePolicy, view_from_observation
 
 
@@ -107,36 +108,13 @@ class QShapingAdversary(SurrogatePolicy):
         if net.n_trials != game.max_trials or net.n_features != self.n_features:
             raise PolicyParamsError(f"the Q-network is for {net.n_trials} trials and {net.n_features} "
                                     f"features; this game has {game.max_trials} and {self.n_features}")
-        if self.params.pace_lag is not None and getattr(game, "paced_budget", None) is None:
-            raise PolicyParamsError(f"pace_lag needs a game with a paced budget; {game.spec.label} has none")
-        if self.params.min_gap is not None:
-            self._check_spacing(game, self.params.min_gap)
+        check_schedule_rules(game, pace_lag=self.params.pace_lag, min_gap=self.params.min_gap)
         self.net = net
 
-    @staticmethod
-    def _check_spacing(game: Game, gap: int) -> None:
-        spaced = getattr(game, "spaced_budget", None)
-        if spaced is None:
-            raise PolicyParamsError(f"min_gap needs a game with a spaced budget; {game.spec.label} has none")
-        events = game.budgets[spaced]
-        if events and 1 + (events - 1) * (gap + 1) > game.max_trials:
-            raise PolicyParamsError(f"min_gap {gap} does not fit: {events} events {gap} trials apart need "
-                                    f"{1 + (events - 1) * (gap + 1)} trials, the game has {game.max_trials}")
-
     def allowed_actions(self, observation: Observation) -> Tensor:
-        """[B, A] the game's legal actions, less those the pace and spacing rules refuse. Where the
-        rules together would leave nothing (they can disagree near the end), the game's own rule
-        decides alone."""
-        legal, info = observation.action_mask, observation.info
-        allowed = legal
-        if self.params.pace_lag is not None:
-            allowed = allowed & self.game.pace_mask(info["budget_left"], info["trials_left"], self.params.pace_lag)
-        if self.params.min_gap is not None:
-            allowed = allowed & self.game.spacing_mask(info["budget_left"], info["trials_left"],
-                                                       info["since_event"], self.params.min_gap)
-        if allowed is legal:
-            return legal
-        return torch.where(allowed.any(dim=1, keepdim=True), allowed, legal)
+        """[B, A] the game's legal actions, less those the pace and spacing rules refuse."""
+        return allowed_by_schedule_rules(self.game, observation, pace_lag=self.params.pace_lag,
+                                         min_gap=self.params.min_gap)
 
     def reset(self, batch_size, device="cpu"):
         self.net.to(device)

@@ -165,6 +165,7 @@ def test_train_adversary_refuses_an_objective_the_game_lacks():
     ({"batch_size": 0}, "batch_size must be at least 1"),
     ({"eval_episodes": 0}, "eval_episodes must be at least 1"),
     ({"pacing_weight": -1}, "pacing_weight must be at least 0, got -1"),
+    ({"min_gap": -1}, "min_gap must be at least 0, got -1"),
 ])
 def test_bad_adversary_settings_are_refused(changes, message):
     with pytest.raises(ValueError, match=message):
@@ -205,6 +206,29 @@ def test_a_tiny_training_run_for_every_objective_a_game_allows(game_name, object
                                           if game.spec.turn_order is TurnOrder.PARTICIPANT_FIRST else None),
                              adversary.reset(1))
     assert torch.isfinite(probs).all() and torch.allclose(probs.sum(), torch.tensor(1.0))
+
+
+def test_a_ppo_adversary_under_the_spacing_rule_trains_and_plays_within_it(tmp_path):
+    """The rule is the policy's: it acts only within it, the episodes record its mask (which PPO's
+    update recomputes the probabilities under), and the checkpoint keeps it."""
+    game = make_game("gonogo", {"trials": 30, "nogo_trials": 4})
+    adversary, _ = train_adversary(game, random_surrogate(game), tiny("adalign", iterations=2, min_gap=5),
+                                   progress=False)
+    assert adversary.params.min_gap == 5
+    loaded = load_policy(save_policy(tmp_path / "A.pt", adversary, settings={}))
+    for policy in (adversary, loaded):
+        episodes = play_episodes(game, make_learner("random", game), policy, 16,
+                                 generator=torch.Generator().manual_seed(0))
+        assert episodes.adversary_actions.sum(dim=1).tolist() == [4] * 16
+        for row in episodes.adversary_actions:
+            nogo = row.nonzero().squeeze(1)
+            assert int((nogo[1:] - nogo[:-1] - 1).min()) >= 5
+        # Right after a no-go the rule refuses another, though the game would allow it.
+        after_nogo = torch.nn.functional.pad(episodes.adversary_actions[:, :-1] == 1, (1, 0))
+        assert not episodes.adversary_masks[..., 1][after_nogo].any()
+    with pytest.raises(ValueError, match="min_gap needs a game with a spaced budget"):
+        bandit = make_game("bandit", GAME_PARAMS["bandit"])
+        ShapingAdversary(bandit, {"min_gap": 2}, surrogate=random_surrogate(bandit))
 
 
 def test_training_changes_the_policy_and_is_reproducible():
@@ -382,13 +406,14 @@ def test_every_training_setting_is_documented_and_has_a_flag_that_reaches_the_se
     import dataclasses
 
     from shaping_core.__main__ import build_parser
-    from shaping_core.adversary_training import METHOD_OPTIONS, METHOD_SETTINGS, method_settings
+    from shaping_core.adversary_training import METHOD_OPTIONS, METHOD_SETTINGS, SHARED_OPTIONS, method_settings
     from shaping_core.arguments import field_docs
 
     for method, settings_class in METHOD_SETTINGS.items():
         names = {field.name for field in dataclasses.fields(settings_class)}
         assert set(field_docs(settings_class)) == names, f"{settings_class.__name__}: a field without a docstring"
-        assert set(METHOD_OPTIONS[method]) == names - {"objective", "seed", "eval_episodes"}
+        assert set(SHARED_OPTIONS) <= names
+        assert set(METHOD_OPTIONS[method]) == names - {"objective", "seed", "eval_episodes", *SHARED_OPTIONS}
 
     parser = build_parser()
     common = ["train-adversary", "--game", "bandit", "--surrogate", "S.pt", "--out", "A.pt"]
@@ -405,12 +430,17 @@ def test_every_training_setting_is_documented_and_has_a_flag_that_reaches_the_se
     fitted = method_settings("fitted-q", "max", 0, vars(given))
     assert (fitted.learning_rate, fitted.explore, fitted.width, fitted.passes) == (0.002, 0.25, 16, 3)
 
+    # A field both methods take has one flag, which reaches either.
+    given = parser.parse_args([*common, "--objective", "max", "--min-gap", "4"])
+    for method in METHOD_SETTINGS:
+        assert method_settings(method, "max", 0, vars(given)).min_gap == 4
+
 
 @pytest.mark.parametrize("name", sorted(GAMES))
 def test_each_game_s_measured_defaults_name_options_train_adversary_takes(name):
     """Game.default_training: objectives the game has, a method that can train them, and only
     options of that method or of the population (a misspelt name would be dropped silently)."""
-    from shaping_core.adversary_training import METHOD_OPTIONS, method_settings, with_game_defaults
+    from shaping_core.adversary_training import METHOD_OPTIONS, SHARED_OPTIONS, method_settings, with_game_defaults
     from shaping_core.algorithms.fitted_q import check_game
     from shaping_core.learners.zoo import has_zoo
 
@@ -418,7 +448,7 @@ def test_each_game_s_measured_defaults_name_options_train_adversary_takes(name):
     for objective, options in game.default_training.items():
         assert objective in game.spec.objectives
         method = options.get("method", "ppo")
-        assert set(options) <= {"method", "population", "surrogate_share", *METHOD_OPTIONS[method]}
+        assert set(options) <= {"method", "population", "surrogate_share", *METHOD_OPTIONS[method], *SHARED_OPTIONS}
         assert options.get("population", "surrogate") in ("surrogate", "zoo")
         if options.get("population") == "zoo":
             assert has_zoo(name)
