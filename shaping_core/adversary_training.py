@@ -46,7 +46,7 @@ from .evaluation import evaluate, summarize
 from .games import Game, Objective
 from .games.budget import action_to_bits
 from .learners.zoo import has_zoo
-from .params import check_at_least_one
+from .params import check_at_least_one, check_not_negative
 from .participants import ParticipantModel
 from .policies import make_policy
 from .policies.checkpoint import save_policy
@@ -125,10 +125,7 @@ class AdversarySettings:
         # A plain string: checkpoints store the settings and load with weights_only=True.
         self.objective = str(Objective(self.objective).value)
         check_at_least_one(self, ("iterations", "batch_size", "hidden_size", "eval_episodes"))
-        if self.pacing_weight < 0:
-            raise ValueError(f"pacing_weight must be at least 0, got {self.pacing_weight}")
-        if self.min_gap is not None and self.min_gap < 0:
-            raise ValueError(f"min_gap must be at least 0, got {self.min_gap}")
+        check_not_negative(self, ("pacing_weight", "min_gap"))
 
 
 def fairness_rewards(participant_rewards: Tensor, adversary_rewards: Tensor) -> Tensor:

@@ -26,6 +26,15 @@ def check_at_least_one(settings: Any, names: tuple[str, ...]) -> None:
             raise ValueError(f"{name} must be at least 1, got {getattr(settings, name)}")
 
 
+def check_not_negative(settings: Any, names: tuple[str, ...], error: type[ValueError] = ValueError) -> None:
+    """An `error` naming the first of the settings' `names` that is below 0 (None, "not used",
+    passes)."""
+    for name in names:
+        value = getattr(settings, name)
+        if value is not None and value < 0:
+            raise error(f"{name} must be at least 0, got {value}")
+
+
 @dataclass(frozen=True)
 class Params:
     """Base for a game's parameters: built from a plain mapping (a study's JSON) with checks."""

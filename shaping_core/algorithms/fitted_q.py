@@ -50,7 +50,7 @@ from torch import Tensor
 from tqdm import tqdm
 
 from ..games import Game, Objective, Sight, State, TurnOrder
-from ..params import check_at_least_one
+from ..params import check_at_least_one, check_not_negative
 from ..participants import ParticipantModel, map_batched, participant_view
 from ..policies.shaping import view_from_observation
 from ..policies.shaping_q import QShapingAdversary
@@ -103,10 +103,7 @@ class FittedQSettings:
                                   "eval_episodes_per_pass"))
         if not self.learning_rate > 0:
             raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
-        for name in ("pace_lag", "min_gap"):
-            value = getattr(self, name)
-            if value is not None and value < 0:
-                raise ValueError(f"{name} must be at least 0, got {value}")
+        check_not_negative(self, ("pace_lag", "min_gap"))
         if not 0 <= self.explore <= 1:
             raise ValueError(f"explore must lie in [0, 1], got {self.explore}")
 

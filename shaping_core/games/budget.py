@@ -133,16 +133,14 @@ class BudgetedGame(Game[ParamsT, BudgetState]):
         is a guard against a model's extrapolation: a plan may hold the other option's rewards for
         the last trials only because the surrogate, fitted on schedules that never did this,
         predicts no cost, while every value learner of the zoo then turns away (docs/loop.md)."""
-        n_actions = 2 ** len(self.budgets)
         paced = self.paced_budget
         if paced is None:
-            return torch.ones(budget_left.shape[0], n_actions, dtype=torch.bool, device=budget_left.device)
+            return self._refuses_nothing(budget_left)
         budget = self.budgets[paced]
         left = budget_left[:, paced].float()
         behind = left > budget * trials_left.float() / self.params.trials + lag
         must_place = behind & allowed(budget_left, trials_left)[1][:, paced]
-        places = action_to_bits(torch.arange(n_actions, device=budget_left.device), len(self.budgets))[:, paced]
-        return ~must_place.unsqueeze(1) | places.unsqueeze(0)
+        return ~must_place.unsqueeze(1) | self._actions_placing(paced, budget_left.device).unsqueeze(0)
 
     def spacing_mask(self, budget_left: Tensor, trials_left: Tensor, since_event: Tensor, gap: int) -> Tensor:
         """[B, A] bool: the actions that keep at least `gap` trials without the spaced budget's event
@@ -155,10 +153,9 @@ class BudgetedGame(Game[ParamsT, BudgetState]):
         together, which the surrogate, fitted on random schedules, predicted would raise errors,
         while learners who err after long runs of go trials erred less than under a random
         schedule (docs/loop.md)."""
-        n_actions = 2 ** len(self.budgets)
         spaced = self.spaced_budget
         if spaced is None:
-            return torch.ones(budget_left.shape[0], n_actions, dtype=torch.bool, device=budget_left.device)
+            return self._refuses_nothing(budget_left)
         left, since = budget_left[:, spaced], since_event[:, spaced]
 
         def room_needed(since: Tensor) -> Tensor:
@@ -167,8 +164,16 @@ class BudgetedGame(Game[ParamsT, BudgetState]):
 
         may_place = (since >= gap) | (left == 0)  # nothing left: the game's rule alone
         may_withhold = trials_left - 1 >= room_needed(since + 1)
-        places = action_to_bits(torch.arange(n_actions, device=budget_left.device), len(self.budgets))[:, spaced]
-        return torch.where(places.unsqueeze(0), may_place.unsqueeze(1), may_withhold.unsqueeze(1))
+        places = self._actions_placing(spaced, budget_left.device).unsqueeze(0)
+        return torch.where(places, may_place.unsqueeze(1), may_withhold.unsqueeze(1))
+
+    def _actions_placing(self, budget: int, device) -> Tensor:
+        """[A] bool: which bit-mask actions place an event of `budget`."""
+        return action_to_bits(torch.arange(2 ** len(self.budgets), device=device), len(self.budgets))[:, budget]
+
+    def _refuses_nothing(self, budget_left: Tensor) -> Tensor:
+        """[B, A] all True: a rule on a budget the game does not have."""
+        return torch.ones(budget_left.shape[0], 2 ** len(self.budgets), dtype=torch.bool, device=budget_left.device)
 
     def place_events(self, state: BudgetState, adversary_action: Tensor) -> tuple[Tensor, Tensor]:
         """Apply the budget rule to the requested events: ([B, K] bool placed, [B] applied action)."""

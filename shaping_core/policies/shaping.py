@@ -25,7 +25,7 @@ import torch
 from torch import Tensor, nn
 
 from ..games import Game, Observation, Sight
-from ..params import Params
+from ..params import Params, check_not_negative
 from ..participants import ParticipantView
 from ..surrogate.model import SurrogateNet
 from .base import Policy, PolicyParamsError
@@ -43,8 +43,7 @@ class ShapingParams(Params):
     def __post_init__(self):
         if self.hidden_size < 1:
             raise PolicyParamsError(f"hidden_size must be at least 1, got {self.hidden_size}")
-        if self.min_gap is not None and self.min_gap < 0:
-            raise PolicyParamsError(f"min_gap must be at least 0, got {self.min_gap}")
+        check_not_negative(self, ("min_gap",), PolicyParamsError)
 
 
 def view_from_observation(game: Game, observation: Observation) -> ParticipantView:

@@ -21,7 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from ..games import Game, Observation
-from ..params import Params
+from ..params import Params, check_not_negative
 from ..surrogate.model import SurrogateNet
 from .base import PolicyParamsError
 from .schedule_rules import allowed_by_schedule_rules, check_schedule_rules
@@ -88,10 +88,7 @@ class QShapingParams(Params):
     go trials between two no-go trials; BudgetedGame.spacing_mask); None: no spacing."""
 
     def __post_init__(self):
-        for name in ("pace_lag", "min_gap"):
-            value = getattr(self, name)
-            if value is not None and value < 0:
-                raise PolicyParamsError(f"{name} must be at least 0, got {value}")
+        check_not_negative(self, ("pace_lag", "min_gap"), PolicyParamsError)
 
 
 class QShapingAdversary(SurrogatePolicy):

@@ -210,16 +210,24 @@ def test_a_q_network_for_another_game_shape_is_refused():
                           surrogate=surrogate, net=adversary.net)
 
 
+def fixed_preference_adversary(game, params, surrogate, q):
+    """A Q adversary whose every trial's Q is the constant `q` [A]: it always prefers the same
+    actions, so only its rules move its schedule."""
+    adversary = QShapingAdversary(game, params, surrogate=surrogate, width=4)
+    with torch.no_grad():
+        for mlp in adversary.net.trials:
+            mlp[-1].weight.zero_()
+            mlp[-1].bias.copy_(torch.tensor(q))
+    return adversary
+
+
 def test_an_adversary_under_the_pace_rule_keeps_the_other_options_rewards_near_their_pace(tmp_path):
     """A Q-network that always prefers to withhold would hold the other option's rewards to the
     end; under the pace rule it never lags the even pace by more than the lag and one trial's pace."""
     game = make_game("bandit", {"trials": 40, "rewards_per_option": 10})
     surrogate = random_surrogate(game, hidden_size=3, seed=0)
-    adversary = QShapingAdversary(game, {"pace_lag": 2}, surrogate=surrogate, width=4)
-    with torch.no_grad():  # Q of "none" and "option0" far above the rest
-        for mlp in adversary.net.trials:
-            mlp[-1].weight.zero_()
-            mlp[-1].bias.copy_(torch.tensor([5.0, 4.0, -5.0, -5.0]))
+    # Q of "none" and "option0" far above the rest
+    adversary = fixed_preference_adversary(game, {"pace_lag": 2}, surrogate, [5.0, 4.0, -5.0, -5.0])
     loaded = load_policy(save_policy(tmp_path / "Q.pt", adversary, settings={}))
     assert loaded.params.pace_lag == 2
     without_rule = QShapingAdversary(game, surrogate=surrogate, net=adversary.net)
@@ -250,11 +258,8 @@ def test_an_adversary_under_the_spacing_rule_keeps_its_no_go_trials_apart(tmp_pa
     still placed exactly."""
     game = make_game("gonogo", {"trials": 50, "nogo_trials": 6})
     surrogate = random_surrogate(game, hidden_size=3, seed=0)
-    adversary = QShapingAdversary(game, {"min_gap": 5}, surrogate=surrogate, width=4)
-    with torch.no_grad():
-        for mlp in adversary.net.trials:
-            mlp[-1].weight.zero_()
-            mlp[-1].bias.copy_(torch.tensor([5.0, -5.0] if prefers == "go" else [-5.0, 5.0]))
+    adversary = fixed_preference_adversary(game, {"min_gap": 5}, surrogate,
+                                           [5.0, -5.0] if prefers == "go" else [-5.0, 5.0])
     loaded = load_policy(save_policy(tmp_path / "Q.pt", adversary, settings={}))
     assert loaded.params.min_gap == 5
     without_rule = QShapingAdversary(game, surrogate=surrogate, net=adversary.net)
