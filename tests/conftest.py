@@ -24,6 +24,19 @@ def _solved_optima_in_a_temporary_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("SHAPING_CORE_CACHE", str(tmp_path_factory.getbasetemp() / "shaping_core_cache"))
 
 
+@pytest.fixture(autouse=True)
+def _a_channel_layer_of_the_tests_own():
+    """Every test starts with new channel layers. pytest-asyncio gives each test its own event loop,
+    and channels_redis keeps asyncio locks in the layer that stay bound to the loop that first
+    waited on them: a layer shared across tests fails the next test whose consumers contend for
+    its receive lock ("... is bound to a different event loop")."""
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
 @pytest.fixture
 def one_thread():
     """One torch thread for the test: its batches are tiny, and torch's thread pool only adds
