@@ -1,7 +1,8 @@
 """Leave-one-family-out: does a shaping adversary move people of a style it never trained on?
 
     python experiments/robustness.py --game bandit --surrogate S_A.pt --held-out-surrogate S_B.pt \
-        --seeds 3 --out out/robustness_bandit [--jobs 2] [--method ppo|fitted-q] [--surrogate-share 0.5]
+        --seeds 3 --out out/robustness_bandit [--jobs 2] [--method ppo|fitted-q] [--surrogate-share 0.5] \
+        [--other-surrogates S_A2.pt ...]
 
 For every family of the game's learner zoo (shaping_core/learners/zoo.py) and every seed, a MAX
 adversary is trained against the surrogate together with every *other* family
@@ -52,6 +53,7 @@ from shaping_core.arguments import add_optimum_options  # noqa: E402
 from shaping_core.games import Objective, make_game  # noqa: E402
 from shaping_core.learners import zoo_for  # noqa: E402
 from shaping_core.optimum import cached_family_optimum, solvable  # noqa: E402
+from shaping_core.participants import ParticipantParamsError  # noqa: E402
 from shaping_core.policies import make_policy  # noqa: E402
 from shaping_core.policies.checkpoint import load_policy  # noqa: E402
 from shaping_core.surrogate.checkpoint import load_surrogate  # noqa: E402
@@ -72,6 +74,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--surrogate-share", type=float, default=None,
                         help="the surrogate's share of the training episodes (default: the game's "
                              f"measured default, else {TrainingPopulation.surrogate_share:g})")
+    parser.add_argument("--other-surrogates", nargs="+", default=[], metavar="S.pt",
+                        help="further surrogates of --surrogate's people, to share the surrogate's "
+                             "episodes in every training against the zoo (TrainingPopulation)")
     parser.add_argument("--method", choices=tuple(METHOD_SETTINGS), default=None,
                         help="how each adversary is trained (default: the method and options the game "
                              "records for its max objective, as train-adversary; else ppo)")
@@ -99,7 +104,7 @@ def train_one(args: argparse.Namespace, name: str, seed: int, hold_out: list[str
     `hold_out`. Returns the checkpoint's path."""
     torch.set_num_threads(1)
     surrogate = load_surrogate(args.surrogate)
-    population = (TrainingPopulation.zoo(args.game, hold_out, args.surrogate_share)
+    population = (TrainingPopulation.zoo(args.game, hold_out, args.surrogate_share, args.other_surrogates)
                   if hold_out is not None else None)
     # The training's own evaluation is a quick check; the table's figures are evaluated below.
     settings = method_settings(args.method, Objective.MAX, seed, {**vars(args), "eval_episodes": 1024})
@@ -125,6 +130,11 @@ def main(argv: list[str] | None = None) -> int:
     game = surrogate.game
     if game.spec.name != args.game:
         raise SystemExit(f"robustness.py: --surrogate is for {game.spec.name}, not {args.game}")
+    try:  # read every other surrogate now, not in the first training that needs it
+        TrainingPopulation.zoo(args.game, [], args.surrogate_share, args.other_surrogates).build(
+            game, SurrogateParticipant(game, surrogate.net))
+    except ParticipantParamsError as error:
+        raise SystemExit(f"robustness.py: {error}") from None
     families = [f for f in zoo_for(args.game) if args.families is None or f.name in args.families]
     seeds = list(range(args.seeds))
     config = {**vars(args), "game_params": game.params.to_mapping(), "families": [f.name for f in families],

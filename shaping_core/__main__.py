@@ -7,7 +7,8 @@
     python -m shaping_core fit-surrogate --game G --data PATH [--data-format F] --out S.pt
     python -m shaping_core evaluate-surrogate --model S.pt --data PATH [--data-format F]
     python -m shaping_core train-adversary --game G --surrogate S.pt --objective max|fair|adalign \
-        --out A.pt [--method ppo|fitted-q] [--population surrogate|zoo [--hold-out FAMILY]...]
+        --out A.pt [--method ppo|fitted-q] [--population surrogate|zoo [--hold-out FAMILY]...
+        [--other-surrogate S2.pt]...]
     python -m shaping_core evaluate-adversary --adversary A.pt|NAME \
         --against surrogate:S.pt|learner:NAME|zoo [--episodes N]
 
@@ -140,6 +141,10 @@ def build_parser() -> argparse.ArgumentParser:
                             "transfer to it")
     train.add_argument("--surrogate-share", type=float, default=None,
                        help="the surrogate's share of the episodes with --population zoo (default 0.5)")
+    train.add_argument("--other-surrogate", action="append", default=[], metavar="S.pt", dest="other_surrogates",
+                       help="another surrogate of the same people (another seed, a half, a bootstrap) "
+                            "to share the surrogate's episodes with --population zoo (repeatable); "
+                            "the adversary still reads the person with --surrogate")
     from .adversary_training import add_method_options  # the settings' fields make the flags
 
     add_method_options(train)
@@ -303,6 +308,7 @@ def _train_adversary(args: argparse.Namespace) -> dict:
     from .params import ParamsError
     from .transfer import TrainingPopulation
     from .surrogate.checkpoint import SurrogateCheckpointError, load_surrogate
+    from .surrogate.model import SurrogateParticipant
     from .devices import resolve_device
 
     fail = args.subparser.error
@@ -340,11 +346,13 @@ def _train_adversary(args: argparse.Namespace) -> dict:
     if population_name == "zoo":
         try:
             share = {} if options["surrogate_share"] is None else {"surrogate_share": options["surrogate_share"]}
-            population = TrainingPopulation.zoo(game.spec.name, args.hold_out, **share)
+            population = TrainingPopulation.zoo(game.spec.name, args.hold_out, **share,
+                                                other_surrogates=args.other_surrogates)
+            population.build(game, SurrogateParticipant(game, surrogate.net), device)  # reads every file now
         except ParamsError as error:
             fail(str(error))
-    elif args.hold_out or options["surrogate_share"] is not None:
-        fail("--hold-out and --surrogate-share apply to --population zoo")
+    elif args.hold_out or options["surrogate_share"] is not None or args.other_surrogates:
+        fail("--hold-out, --surrogate-share and --other-surrogate apply to --population zoo")
     try:
         settings = method_settings(method, args.objective, args.seed, options)
     except ValueError as error:

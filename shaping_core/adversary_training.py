@@ -257,7 +257,7 @@ def run_training(*, game: Game, surrogate: SurrogateNet, surrogate_spec: dict[st
                       "surrogate_metrics": surrogate_spec.get("metrics", {}),
                       "population": population.to_dict() if population else None})
     started = time.perf_counter()
-    trained_against = (population.build(game, SurrogateParticipant(game, surrogate.to(device)))
+    trained_against = (population.build(game, SurrogateParticipant(game, surrogate.to(device)), device)
                        if population else None)
     if isinstance(settings, FittedQSettings):
         adversary, curve = fit_q_adversary(game, surrogate, settings, device=device, population=trained_against)

@@ -33,6 +33,8 @@ from .participants import ParticipantModel, ParticipantParamsError
 from .policies import make_policy
 from .policies.base import Policy
 from .simulation import Episodes, play_episodes
+from .surrogate.checkpoint import SurrogateCheckpointError, load_surrogate
+from .surrogate.model import SurrogateParticipant
 
 BASELINE = "random_schedule"  # the budget-respecting random schedule of the bandit and go/no-go
 # The seed of the simulated participants every adversary is evaluated on, and of those whose optimum
@@ -87,16 +89,22 @@ def fraction_of_gain(adversary: float, random: float, optimum: float | None) -> 
 @dataclass(frozen=True)
 class TrainingPopulation:
     """Who a robust adversary is trained against: the surrogate (its mirror image on half its
-    episodes where the game counterbalances, as always) and zoo families, each episode one person
-    of one of them."""
+    episodes where the game counterbalances, as always), optionally other surrogates of the same
+    people, and zoo families; each episode is one person of one of them."""
 
     families: tuple[str, ...]
     """The zoo families in the population (learners/zoo.py); empty: the surrogate alone."""
     surrogate_share: float = 0.5
-    """The share of episodes the surrogate plays; the families share the rest equally."""
+    """The share of episodes the surrogates play; the families share the rest equally."""
+    other_surrogates: tuple[str, ...] = ()
+    """Checkpoints of further surrogates fitted to the same people (other seeds, halves of them,
+    bootstraps). The surrogates' share is split equally among the training surrogate and these, so
+    that a plan does not rest on the quirks of one fit; the adversary still reads the person with
+    the training surrogate alone."""
 
     @classmethod
-    def zoo(cls, game_name: str, hold_out: Sequence[str] = (), surrogate_share: float = 0.5) -> TrainingPopulation:
+    def zoo(cls, game_name: str, hold_out: Sequence[str] = (), surrogate_share: float = 0.5,
+            other_surrogates: Sequence[str] = ()) -> TrainingPopulation:
         """The surrogate with every family of the game's zoo but those held out (checked by name)."""
         names = [f.name for f in zoo_for(game_name)]
         unknown = [name for name in hold_out if name not in names]
@@ -108,12 +116,28 @@ class TrainingPopulation:
             raise ParticipantParamsError("every family is held out: nothing but the surrogate is left")
         if not 0 <= surrogate_share < 1:
             raise ParticipantParamsError(f"surrogate_share must lie in [0, 1), got {surrogate_share:g}")
-        return cls(kept, surrogate_share)
+        return cls(kept, surrogate_share, tuple(str(path) for path in other_surrogates))
 
-    def build(self, game: Game, surrogate: ParticipantModel) -> Population:
+    def build(self, game: Game, surrogate: ParticipantModel, device: torch.device | str = "cpu") -> Population:
+        """The population, `surrogate` being the training surrogate's participant; raises
+        ParticipantParamsError naming an other surrogate that cannot be read or plays another game."""
+        surrogates = [surrogate, *(self._other_surrogate(game, path, device) for path in self.other_surrogates)]
         families = [family for family in zoo_for(game.spec.name) if family.name in self.families]
-        weights = [self.surrogate_share] + [(1 - self.surrogate_share) / len(families)] * len(families)
-        return Population(game, [surrogate, *(f.make(game) for f in families)], weights)
+        weights = ([self.surrogate_share / len(surrogates)] * len(surrogates)
+                   + [(1 - self.surrogate_share) / len(families)] * len(families))
+        return Population(game, [*surrogates, *(f.make(game) for f in families)], weights)
+
+    @staticmethod
+    def _other_surrogate(game: Game, path: str, device: torch.device | str) -> ParticipantModel:
+        try:
+            loaded = load_surrogate(path, device)
+        except SurrogateCheckpointError as error:
+            raise ParticipantParamsError(f"other surrogate: {error}") from None
+        if loaded.game.spec.name != game.spec.name or loaded.game.params != game.params:
+            raise ParticipantParamsError(f"other surrogate {path} was fitted for {loaded.game.spec.label} "
+                                         f"{loaded.game.params.to_mapping()}, not {game.spec.label} "
+                                         f"{game.params.to_mapping()}")
+        return SurrogateParticipant(game, loaded.net)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -143,7 +143,7 @@ def test_train_adversary_against_the_surrogate_and_the_zoo_holding_one_family_ou
                       *TINY_TRAIN])
     config = json.loads((loop["folder"] / "robust" / "config.json").read_text())
     kept = [f.name for f in zoo_for("bandit") if f.name != "wsls"]
-    assert config["population"] == {"families": kept, "surrogate_share": 0.25}
+    assert config["population"] == {"families": kept, "surrogate_share": 0.25, "other_surrogates": []}
     metrics = json.loads((loop["folder"] / "robust" / "metrics.json").read_text())
     # Evaluated against every family, the held-out one included.
     assert [row["family"] for row in metrics["against_zoo"]] == [f.name for f in zoo_for("bandit")]
@@ -154,12 +154,14 @@ def test_train_adversary_against_the_surrogate_and_the_zoo_holding_one_family_ou
 def test_fitted_q_plans_against_the_surrogate_and_the_zoo(loop):
     out = loop["folder"] / "robust-q.pt"
     trained, _ = run(["train-adversary", "--game", "bandit", "--surrogate", loop["surrogate"], "--objective", "max",
-                      "--method", "fitted-q", "--population", "zoo", "--hold-out", "wsls", "--passes", "1",
+                      "--method", "fitted-q", "--population", "zoo", "--hold-out", "wsls",
+                      "--other-surrogate", loop["surrogate"], "--passes", "1",
                       "--episodes", "32", "--fit-steps", "2", "--width", "8", "--eval-episodes", "32",
                       "--threads", "1", "--device", "cpu", "--out", out])
     config = json.loads((loop["folder"] / "robust-q" / "config.json").read_text())
     assert trained["method"] == config["method"] == "fitted-q"
     assert config["population"]["families"] == [f.name for f in zoo_for("bandit") if f.name != "wsls"]
+    assert config["population"]["other_surrogates"] == [str(loop["surrogate"])]
     assert isinstance(load_policy(out), QShapingAdversary)
 
 
@@ -177,7 +179,8 @@ def test_without_a_method_the_game_s_measured_defaults_fill_in_what_is_not_given
             in printed)
     config = json.loads((folder / "plain" / "config.json").read_text())
     assert trained["method"] == config["method"] == "fitted-q" and config["settings"]["pace_lag"] == 6
-    assert config["population"] == {"families": [f.name for f in zoo_for("bandit")], "surrogate_share": 0.9}
+    assert config["population"] == {"families": [f.name for f in zoo_for("bandit")], "surrogate_share": 0.9,
+                                    "other_surrogates": []}
     assert load_policy(folder / "plain.pt").params.pace_lag == 6
 
     trained, printed = run(["train-adversary", "--game", "bandit", "--surrogate", loop["surrogate"],
@@ -344,7 +347,18 @@ BAD_ARGUMENTS = [
      "no family nobody in the bandit zoo; expected one of q_learning"),
     ("train-adversary", lambda f: ["--game", "bandit", "--surrogate", f / "S.pt", "--objective", "max",
                                    "--hold-out", "wsls", "--out", f / "x.pt", *TINY_TRAIN],
-     "--hold-out and --surrogate-share apply to --population zoo"),
+     "--hold-out, --surrogate-share and --other-surrogate apply to --population zoo"),
+    ("train-adversary", lambda f: ["--game", "bandit", "--surrogate", f / "S.pt", "--objective", "max",
+                                   "--other-surrogate", f / "S.pt", "--out", f / "x.pt", *TINY_TRAIN],
+     "--hold-out, --surrogate-share and --other-surrogate apply to --population zoo"),
+    ("train-adversary", lambda f: ["--game", "bandit", "--surrogate", f / "S.pt", "--objective", "max",
+                                   "--population", "zoo", "--other-surrogate", f / "missing.pt",
+                                   "--out", f / "x.pt", *TINY_TRAIN],
+     "other surrogate: "),
+    ("train-adversary", lambda f: ["--game", "bandit", "--surrogate", f / "S.pt", "--objective", "max",
+                                   "--population", "zoo", "--other-surrogate", _trust_surrogate(f),
+                                   "--out", f / "x.pt", *TINY_TRAIN],
+     "trust.pt was fitted for Multi-round trust game"),
     ("train-adversary", lambda f: ["--game", "bandit", "--surrogate", f / "S.pt", "--objective", "max",
                                    "--population", "zoo", "--surrogate-share", "1", "--out", f / "x.pt", *TINY_TRAIN],
      "surrogate_share must lie in [0, 1), got 1"),

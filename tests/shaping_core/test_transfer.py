@@ -12,6 +12,8 @@ from shaping_core.learners.population import Population
 from shaping_core.participants import ParticipantModel, ParticipantParamsError, ParticipantView
 from shaping_core.policies import make_policy
 from shaping_core.simulation import Episodes, play_episodes
+from shaping_core.surrogate.checkpoint import save_surrogate
+from shaping_core.surrogate.model import SurrogateNet, SurrogateParticipant
 from shaping_core.transfer import (Estimate, TrainingPopulation, evaluate_against_zoo, fraction_of_gain,
                                    format_table, placement_by_part)
 
@@ -97,6 +99,25 @@ def test_the_training_population_holds_out_families_by_name():
     built = population.build(game, Always(game, 0))
     assert len(built.members) == len(names) and built.weights[0] == pytest.approx(0.4)
     assert float(built.weights.sum()) == pytest.approx(1.0)
+
+
+def test_other_surrogates_share_the_surrogate_s_episodes(tmp_path):
+    game = make_game("bandit", BANDIT)
+    paths = [save_surrogate(tmp_path / f"S{i}.pt", SurrogateNet(game, 3), game) for i in range(2)]
+    population = TrainingPopulation.zoo("bandit", surrogate_share=0.6, other_surrogates=paths)
+    assert population.other_surrogates == tuple(str(p) for p in paths)
+    built = population.build(game, Always(game, 0))
+    families = len(zoo_for("bandit"))
+    assert len(built.members) == 3 + families
+    assert all(isinstance(member, SurrogateParticipant) for member in built.members[1:3])
+    assert built.weights[:3].tolist() == pytest.approx([0.2] * 3)
+    assert built.weights[3:].tolist() == pytest.approx([0.4 / families] * families)
+
+    other = make_game("bandit", {"trials": 30, "rewards_per_option": 5})
+    elsewhere = save_surrogate(tmp_path / "other.pt", SurrogateNet(other, 3), other)
+    for path, message in ((elsewhere, "other.pt was fitted for Choice-engineering bandit"), (tmp_path / "nothing.pt", "no such file")):
+        with pytest.raises(ParticipantParamsError, match=f"other surrogate.*{message}"):
+            TrainingPopulation.zoo("bandit", other_surrogates=[path]).build(game, Always(game, 0))
 
 
 def test_fraction_of_gain():
