@@ -12,7 +12,7 @@ from shaping_core.adversary_training import (AdversarySettings, fairness_rewards
                                              objective_rewards, pacing_rewards, run_training,
                                              train_adversary, trajectory_of)
 from shaping_core.evaluation import evaluate, summarize
-from shaping_core.games import GAMES, Objective, Sight, TurnOrder, make_game
+from shaping_core.games import Objective, Sight, TurnOrder, make_game
 from shaping_core.learners import make_learner
 from shaping_core.policies import make_policy
 from shaping_core.policies.checkpoint import load_policy, save_policy
