@@ -131,8 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     if game.spec.name != args.game:
         raise SystemExit(f"robustness.py: --surrogate is for {game.spec.name}, not {args.game}")
     try:  # read every other surrogate now, not in the first training that needs it
-        TrainingPopulation.zoo(args.game, [], args.surrogate_share, args.other_surrogates).build(
-            game, SurrogateParticipant(game, surrogate.net))
+        TrainingPopulation.zoo(args.game, [], args.surrogate_share,
+                               args.other_surrogates).other_surrogate_participants(game)
     except ParticipantParamsError as error:
         raise SystemExit(f"robustness.py: {error}") from None
     families = [f for f in zoo_for(args.game) if args.families is None or f.name in args.families]

@@ -308,7 +308,6 @@ def _train_adversary(args: argparse.Namespace) -> dict:
     from .params import ParamsError
     from .transfer import TrainingPopulation
     from .surrogate.checkpoint import SurrogateCheckpointError, load_surrogate
-    from .surrogate.model import SurrogateParticipant
     from .devices import resolve_device
 
     fail = args.subparser.error
@@ -348,7 +347,7 @@ def _train_adversary(args: argparse.Namespace) -> dict:
             share = {} if options["surrogate_share"] is None else {"surrogate_share": options["surrogate_share"]}
             population = TrainingPopulation.zoo(game.spec.name, args.hold_out, **share,
                                                 other_surrogates=args.other_surrogates)
-            population.build(game, SurrogateParticipant(game, surrogate.net), device)  # reads every file now
+            population.other_surrogate_participants(game)  # a bad file stops here, before any training
         except ParamsError as error:
             fail(str(error))
     elif args.hold_out or options["surrogate_share"] is not None or args.other_surrogates:

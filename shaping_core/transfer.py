@@ -119,25 +119,28 @@ class TrainingPopulation:
         return cls(kept, surrogate_share, tuple(str(path) for path in other_surrogates))
 
     def build(self, game: Game, surrogate: ParticipantModel, device: torch.device | str = "cpu") -> Population:
-        """The population, `surrogate` being the training surrogate's participant; raises
-        ParticipantParamsError naming an other surrogate that cannot be read or plays another game."""
-        surrogates = [surrogate, *(self._other_surrogate(game, path, device) for path in self.other_surrogates)]
+        """The population, `surrogate` being the training surrogate's participant."""
+        surrogates = [surrogate, *self.other_surrogate_participants(game, device)]
         families = [family for family in zoo_for(game.spec.name) if family.name in self.families]
         weights = ([self.surrogate_share / len(surrogates)] * len(surrogates)
                    + [(1 - self.surrogate_share) / len(families)] * len(families))
         return Population(game, [*surrogates, *(f.make(game) for f in families)], weights)
 
-    @staticmethod
-    def _other_surrogate(game: Game, path: str, device: torch.device | str) -> ParticipantModel:
-        try:
-            loaded = load_surrogate(path, device)
-        except SurrogateCheckpointError as error:
-            raise ParticipantParamsError(f"other surrogate: {error}") from None
-        if loaded.game.spec.name != game.spec.name or loaded.game.params != game.params:
-            raise ParticipantParamsError(f"other surrogate {path} was fitted for {loaded.game.spec.label} "
-                                         f"{loaded.game.params.to_mapping()}, not {game.spec.label} "
-                                         f"{game.params.to_mapping()}")
-        return SurrogateParticipant(game, loaded.net)
+    def other_surrogate_participants(self, game: Game, device: torch.device | str = "cpu") -> list[ParticipantModel]:
+        """The other surrogates, read from their checkpoints; raises ParticipantParamsError naming
+        one that cannot be read or was fitted for another game."""
+        participants = []
+        for path in self.other_surrogates:
+            try:
+                loaded = load_surrogate(path, device)
+            except SurrogateCheckpointError as error:
+                raise ParticipantParamsError(f"other surrogate: {error}") from None
+            if loaded.game.spec.name != game.spec.name or loaded.game.params != game.params:
+                raise ParticipantParamsError(f"other surrogate {path} was fitted for {loaded.game.spec.label} "
+                                             f"{loaded.game.params.to_mapping()}, not {game.spec.label} "
+                                             f"{game.params.to_mapping()}")
+            participants.append(SurrogateParticipant(game, loaded.net))
+        return participants
 
     def to_dict(self) -> dict:
         return asdict(self)

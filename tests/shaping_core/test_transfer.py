@@ -115,7 +115,8 @@ def test_other_surrogates_share_the_surrogate_s_episodes(tmp_path):
 
     other = make_game("bandit", {"trials": 30, "rewards_per_option": 5})
     elsewhere = save_surrogate(tmp_path / "other.pt", SurrogateNet(other, 3), other)
-    for path, message in ((elsewhere, "other.pt was fitted for Choice-engineering bandit"), (tmp_path / "nothing.pt", "no such file")):
+    for path, message in ((elsewhere, "other.pt was fitted for Choice-engineering bandit"),
+                          (tmp_path / "nothing.pt", "no such file")):
         with pytest.raises(ParticipantParamsError, match=f"other surrogate.*{message}"):
             TrainingPopulation.zoo("bandit", other_surrogates=[path]).build(game, Always(game, 0))
 
