@@ -2,7 +2,7 @@
 
     python experiments/robustness.py --game bandit --surrogate S_A.pt --held-out-surrogate S_B.pt \
         --seeds 3 --out out/robustness_bandit [--jobs 2] [--method ppo|fitted-q] [--surrogate-share 0.5] \
-        [--other-surrogates S_A2.pt ...]
+        [--other-surrogates S_A2.pt ... [--training-surrogate-part P]]
 
 For every family of the game's learner zoo (shaping_core/learners/zoo.py) and every seed, a MAX
 adversary is trained against the surrogate together with every *other* family
@@ -77,6 +77,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--other-surrogates", nargs="+", default=[], metavar="S.pt",
                         help="further surrogates of --surrogate's people, to share the surrogate's "
                              "episodes in every training against the zoo (TrainingPopulation)")
+    parser.add_argument("--training-surrogate-part", type=float, default=None, metavar="P",
+                        help="the part of the surrogates' share that --surrogate plays beside "
+                             "--other-surrogates (default: an equal part for every surrogate)")
     parser.add_argument("--method", choices=tuple(METHOD_SETTINGS), default=None,
                         help="how each adversary is trained (default: the method and options the game "
                              "records for its max objective, as train-adversary; else ppo)")
@@ -104,7 +107,8 @@ def train_one(args: argparse.Namespace, name: str, seed: int, hold_out: list[str
     `hold_out`. Returns the checkpoint's path."""
     torch.set_num_threads(1)
     surrogate = load_surrogate(args.surrogate)
-    population = (TrainingPopulation.zoo(args.game, hold_out, args.surrogate_share, args.other_surrogates)
+    population = (TrainingPopulation.zoo(args.game, hold_out, args.surrogate_share, args.other_surrogates,
+                                         args.training_surrogate_part)
                   if hold_out is not None else None)
     # The training's own evaluation is a quick check; the table's figures are evaluated below.
     settings = method_settings(args.method, Objective.MAX, seed, {**vars(args), "eval_episodes": 1024})
@@ -131,8 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     if game.spec.name != args.game:
         raise SystemExit(f"robustness.py: --surrogate is for {game.spec.name}, not {args.game}")
     try:  # read every other surrogate now, not in the first training that needs it
-        TrainingPopulation.zoo(args.game, [], args.surrogate_share,
-                               args.other_surrogates).other_surrogate_participants(game)
+        TrainingPopulation.zoo(args.game, [], args.surrogate_share, args.other_surrogates,
+                               args.training_surrogate_part).other_surrogate_participants(game)
     except ParticipantParamsError as error:
         raise SystemExit(f"robustness.py: {error}") from None
     families = [f for f in zoo_for(args.game) if args.families is None or f.name in args.families]

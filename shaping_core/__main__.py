@@ -8,7 +8,7 @@
     python -m shaping_core evaluate-surrogate --model S.pt --data PATH [--data-format F]
     python -m shaping_core train-adversary --game G --surrogate S.pt --objective max|fair|adalign \
         --out A.pt [--method ppo|fitted-q] [--population surrogate|zoo [--hold-out FAMILY]...
-        [--other-surrogate S2.pt]...]
+        [--other-surrogate S2.pt]... [--training-surrogate-part P]]
     python -m shaping_core evaluate-adversary --adversary A.pt|NAME \
         --against surrogate:S.pt|learner:NAME|zoo [--episodes N]
 
@@ -145,6 +145,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="another surrogate of the same people (another seed, a half, a bootstrap) "
                             "to share the surrogate's episodes with --population zoo (repeatable); "
                             "the adversary still reads the person with --surrogate")
+    train.add_argument("--training-surrogate-part", type=float, default=None, metavar="P",
+                       help="the part of the surrogates' share that --surrogate plays beside "
+                            "--other-surrogate; the others split the rest equally (default: an equal "
+                            "part for every surrogate)")
     from .adversary_training import add_method_options  # the settings' fields make the flags
 
     add_method_options(train)
@@ -346,12 +350,15 @@ def _train_adversary(args: argparse.Namespace) -> dict:
         try:
             share = {} if options["surrogate_share"] is None else {"surrogate_share": options["surrogate_share"]}
             population = TrainingPopulation.zoo(game.spec.name, args.hold_out, **share,
-                                                other_surrogates=args.other_surrogates)
+                                                other_surrogates=args.other_surrogates,
+                                                training_surrogate_part=args.training_surrogate_part)
             population.other_surrogate_participants(game)  # a bad file stops here, before any training
         except ParamsError as error:
             fail(str(error))
-    elif args.hold_out or options["surrogate_share"] is not None or args.other_surrogates:
-        fail("--hold-out, --surrogate-share and --other-surrogate apply to --population zoo")
+    elif (args.hold_out or options["surrogate_share"] is not None or args.other_surrogates
+          or args.training_surrogate_part is not None):
+        fail("--hold-out, --surrogate-share, --other-surrogate and --training-surrogate-part apply to "
+             "--population zoo")
     try:
         settings = method_settings(method, args.objective, args.seed, options)
     except ValueError as error:

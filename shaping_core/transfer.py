@@ -98,13 +98,16 @@ class TrainingPopulation:
     """The share of episodes the surrogates play; the families share the rest equally."""
     other_surrogates: tuple[str, ...] = ()
     """Checkpoints of further surrogates fitted to the same people (other seeds, halves of them,
-    bootstraps). The surrogates' share is split equally among the training surrogate and these, so
-    that a plan does not rest on the quirks of one fit; the adversary still reads the person with
-    the training surrogate alone."""
+    bootstraps), so that a plan does not rest on the quirks of one fit; the adversary still reads
+    the person with the training surrogate alone."""
+    training_surrogate_part: float | None = None
+    """The part of the surrogates' share that the training surrogate plays when there are other
+    surrogates; they split the rest equally. None: every surrogate plays an equal part."""
 
     @classmethod
     def zoo(cls, game_name: str, hold_out: Sequence[str] = (), surrogate_share: float = 0.5,
-            other_surrogates: Sequence[str] = ()) -> TrainingPopulation:
+            other_surrogates: Sequence[str] = (), training_surrogate_part: float | None = None,
+            ) -> TrainingPopulation:
         """The surrogate with every family of the game's zoo but those held out (checked by name)."""
         names = [f.name for f in zoo_for(game_name)]
         unknown = [name for name in hold_out if name not in names]
@@ -116,15 +119,25 @@ class TrainingPopulation:
             raise ParticipantParamsError("every family is held out: nothing but the surrogate is left")
         if not 0 <= surrogate_share < 1:
             raise ParticipantParamsError(f"surrogate_share must lie in [0, 1), got {surrogate_share:g}")
-        return cls(kept, surrogate_share, tuple(str(path) for path in other_surrogates))
+        if training_surrogate_part is not None:
+            if not other_surrogates:
+                raise ParticipantParamsError("training_surrogate_part needs other surrogates to share with")
+            if not 0 < training_surrogate_part < 1:
+                raise ParticipantParamsError(f"training_surrogate_part must lie in (0, 1), "
+                                             f"got {training_surrogate_part:g}")
+        return cls(kept, surrogate_share, tuple(str(path) for path in other_surrogates), training_surrogate_part)
 
     def build(self, game: Game, surrogate: ParticipantModel, device: torch.device | str = "cpu") -> Population:
         """The population, `surrogate` being the training surrogate's participant."""
-        surrogates = [surrogate, *self.other_surrogate_participants(game, device)]
+        others = self.other_surrogate_participants(game, device)
+        part = self.training_surrogate_part
+        if part is None or not others:
+            part = 1 / (1 + len(others))
+        each_other = self.surrogate_share * (1 - part) / max(len(others), 1)
         families = [family for family in zoo_for(game.spec.name) if family.name in self.families]
-        weights = ([self.surrogate_share / len(surrogates)] * len(surrogates)
+        weights = ([self.surrogate_share * part] + [each_other] * len(others)
                    + [(1 - self.surrogate_share) / len(families)] * len(families))
-        return Population(game, [*surrogates, *(f.make(game) for f in families)], weights)
+        return Population(game, [surrogate, *others, *(f.make(game) for f in families)], weights)
 
     def other_surrogate_participants(self, game: Game, device: torch.device | str = "cpu") -> list[ParticipantModel]:
         """The other surrogates, read from their checkpoints; raises ParticipantParamsError naming

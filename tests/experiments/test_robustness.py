@@ -48,7 +48,7 @@ def test_without_a_method_the_adversaries_are_trained_as_the_game_ships_them_and
     robustness = load_experiment("robustness")
     out = tmp_path / "out"
     assert robustness.main(["--game", "bandit", "--surrogate", str(surrogate), "--families", "wsls", "--seeds", "1",
-                            "--other-surrogates", str(surrogate), "--passes", "1", "--episodes", "16", "--fit-steps", "2",
+                            "--other-surrogates", str(surrogate), "--training-surrogate-part", "0.6", "--passes", "1", "--episodes", "16", "--fit-steps", "2",
                             "--width", "4", "--eval-episodes", "16", "--optimum-participants", "2", "--grid", "5",
                             "--jobs", "1", "--out", str(out)]) == 0
     trained = json.loads((out / "adversaries" / "without-wsls-seed0" / "config.json").read_text())
@@ -56,6 +56,7 @@ def test_without_a_method_the_adversaries_are_trained_as_the_game_ships_them_and
     assert trained["settings"]["passes"] == 1 and trained["settings"]["pace_lag"] == 6
     assert trained["population"]["surrogate_share"] == 0.9
     assert trained["population"]["other_surrogates"] == [str(surrogate)]
+    assert trained["population"]["training_surrogate_part"] == 0.6
     config = json.loads((out / "config.json").read_text())
     assert (config["method"], config["surrogate_share"], config["pace_lag"]) == ("fitted-q", 0.9, 6)
     capsys.readouterr()

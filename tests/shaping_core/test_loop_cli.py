@@ -143,7 +143,8 @@ def test_train_adversary_against_the_surrogate_and_the_zoo_holding_one_family_ou
                       *TINY_TRAIN])
     config = json.loads((loop["folder"] / "robust" / "config.json").read_text())
     kept = [f.name for f in zoo_for("bandit") if f.name != "wsls"]
-    assert config["population"] == {"families": kept, "surrogate_share": 0.25, "other_surrogates": []}
+    assert config["population"] == {"families": kept, "surrogate_share": 0.25, "other_surrogates": [],
+                                    "training_surrogate_part": None}
     metrics = json.loads((loop["folder"] / "robust" / "metrics.json").read_text())
     # Evaluated against every family, the held-out one included.
     assert [row["family"] for row in metrics["against_zoo"]] == [f.name for f in zoo_for("bandit")]
@@ -155,13 +156,14 @@ def test_fitted_q_plans_against_the_surrogate_and_the_zoo(loop):
     out = loop["folder"] / "robust-q.pt"
     trained, _ = run(["train-adversary", "--game", "bandit", "--surrogate", loop["surrogate"], "--objective", "max",
                       "--method", "fitted-q", "--population", "zoo", "--hold-out", "wsls",
-                      "--other-surrogate", loop["surrogate"], "--passes", "1",
-                      "--episodes", "32", "--fit-steps", "2", "--width", "8", "--eval-episodes", "32",
+                      "--other-surrogate", loop["surrogate"], "--training-surrogate-part", "0.7",
+                      "--passes", "1", "--episodes", "32", "--fit-steps", "2", "--width", "8", "--eval-episodes", "32",
                       "--threads", "1", "--device", "cpu", "--out", out])
     config = json.loads((loop["folder"] / "robust-q" / "config.json").read_text())
     assert trained["method"] == config["method"] == "fitted-q"
     assert config["population"]["families"] == [f.name for f in zoo_for("bandit") if f.name != "wsls"]
     assert config["population"]["other_surrogates"] == [str(loop["surrogate"])]
+    assert config["population"]["training_surrogate_part"] == 0.7
     assert isinstance(load_policy(out), QShapingAdversary)
 
 
@@ -180,7 +182,8 @@ def test_without_a_method_the_game_s_measured_defaults_fill_in_what_is_not_given
     config = json.loads((folder / "plain" / "config.json").read_text())
     assert trained["method"] == config["method"] == "fitted-q" and config["settings"]["pace_lag"] == 6
     assert config["population"] == {"families": [f.name for f in zoo_for("bandit")], "surrogate_share": 0.9,
-                                    "other_surrogates": []}
+                                    "other_surrogates": [],
+                                    "training_surrogate_part": None}
     assert load_policy(folder / "plain.pt").params.pace_lag == 6
 
     trained, printed = run(["train-adversary", "--game", "bandit", "--surrogate", loop["surrogate"],
@@ -347,10 +350,21 @@ BAD_ARGUMENTS = [
      "no family nobody in the bandit zoo; expected one of q_learning"),
     ("train-adversary", lambda f: ["--game", "bandit", "--surrogate", f / "S.pt", "--objective", "max",
                                    "--hold-out", "wsls", "--out", f / "x.pt", *TINY_TRAIN],
-     "--hold-out, --surrogate-share and --other-surrogate apply to --population zoo"),
+     "--hold-out, --surrogate-share, --other-surrogate and --training-surrogate-part apply to --population zoo"),
     ("train-adversary", lambda f: ["--game", "bandit", "--surrogate", f / "S.pt", "--objective", "max",
                                    "--other-surrogate", f / "S.pt", "--out", f / "x.pt", *TINY_TRAIN],
-     "--hold-out, --surrogate-share and --other-surrogate apply to --population zoo"),
+     "--hold-out, --surrogate-share, --other-surrogate and --training-surrogate-part apply to --population zoo"),
+    ("train-adversary", lambda f: ["--game", "bandit", "--surrogate", f / "S.pt", "--objective", "max",
+                                   "--training-surrogate-part", "0.5", "--out", f / "x.pt", *TINY_TRAIN],
+     "--training-surrogate-part apply to --population zoo"),
+    ("train-adversary", lambda f: ["--game", "bandit", "--surrogate", f / "S.pt", "--objective", "max",
+                                   "--population", "zoo", "--training-surrogate-part", "0.5",
+                                   "--out", f / "x.pt", *TINY_TRAIN],
+     "training_surrogate_part needs other surrogates to share with"),
+    ("train-adversary", lambda f: ["--game", "bandit", "--surrogate", f / "S.pt", "--objective", "max",
+                                   "--population", "zoo", "--other-surrogate", f / "S.pt",
+                                   "--training-surrogate-part", "1", "--out", f / "x.pt", *TINY_TRAIN],
+     "training_surrogate_part must lie in (0, 1), got 1"),
     ("train-adversary", lambda f: ["--game", "bandit", "--surrogate", f / "S.pt", "--objective", "max",
                                    "--population", "zoo", "--other-surrogate", f / "missing.pt",
                                    "--out", f / "x.pt", *TINY_TRAIN],
