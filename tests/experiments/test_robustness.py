@@ -4,6 +4,11 @@ import json
 
 import pytest
 
+from shaping_core.policies.checkpoint import load_policy
+from shaping_core.surrogate.checkpoint import load_surrogate
+from shaping_core.surrogate.model import SurrogateParticipant
+from shaping_core.transfer import EVAL_SEED, rate_per_episode
+
 from helpers import load_experiment
 
 
@@ -29,6 +34,14 @@ def test_each_family_is_held_out_and_reported_beside_random_and_its_optimum(tiny
     assert q["fraction_held_out"]["seeds"] == pytest.approx([(r - random) / (optimum - random)
                                                              for r in q["held_out"]["seeds"]])
     assert metrics["families"]["beta_bernoulli_softmax"]["optimum"] is None  # no tabular form
+    # Each adversary also plays the training surrogate (counterbalanced), the same people for all.
+    loaded = load_surrogate(surrogate)
+    people = SurrogateParticipant(loaded.game, loaded.net)
+    for key, name in ((q["held_out_against_surrogate"], "without-q_learning"),
+                      (metrics["against_surrogate"]["surrogate_only"], "surrogate-only")):
+        assert key["seeds"] == pytest.approx([
+            float(rate_per_episode(loaded.game, load_policy(out / "adversaries" / f"{name}-seed{seed}.pt"), people,
+                                   16, EVAL_SEED).mean()) for seed in (0, 1)])
     assert len(metrics["held_out_people"]["whole_zoo"]["seeds"]) == 2
     config = json.loads((out / "config.json").read_text())
     without_q = json.loads((out / "adversaries" / "without-q_learning-seed0" / "config.json").read_text())
