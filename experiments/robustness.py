@@ -160,19 +160,20 @@ def main(argv: list[str] | None = None) -> int:
 
     rows, per_family = [], {}
     random = make_policy(BASELINE, game)
+    # The bar for the plain MAX lies against the training surrogate itself (docs/loop.md).
     trainer = SurrogateParticipant(game, surrogate.net)
 
-    def on_surrogate(policy) -> float:  # the bar for the plain MAX lies here (docs/loop.md)
-        return float(rate_per_episode(game, policy, trainer, args.eval_episodes, EVAL_SEED).mean())
+    def rate(policy, participant) -> float:
+        """The policy's reward per trial against `participant`, the same people for every policy."""
+        return float(rate_per_episode(game, policy, participant, args.eval_episodes, EVAL_SEED).mean())
+
+    def rates(name: str, participant) -> list[float]:
+        return [rate(adversaries[(name, seed)], participant) for seed in seeds]
 
     for family in families:
         participant = family.make(game)
-
-        def rate(policy) -> float:
-            return float(rate_per_episode(game, policy, participant, args.eval_episodes, EVAL_SEED).mean())
-
-        held_out = [rate(adversaries[(f"without-{family.name}", s)]) for s in seeds]
-        surrogate_only = [rate(adversaries[("surrogate-only", s)]) for s in seeds]
+        held_out = rates(f"without-{family.name}", participant)
+        surrogate_only = rates("surrogate-only", participant)
         baseline = Estimate.of(rate_per_episode(game, random, participant, args.eval_episodes, EVAL_SEED))
         solved = (cached_family_optimum(game, family, participants=args.optimum_participants, grid=args.grid,
                                         seed=EVAL_SEED) if solvable(game) else None)
@@ -183,8 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         per_family[family.name] = {
             "random": baseline.__dict__, "optimum": optimum,
             "held_out": spread(held_out), "surrogate_only": spread(surrogate_only),
-            "held_out_against_surrogate": spread([on_surrogate(adversaries[(f"without-{family.name}", s)])
-                                                  for s in seeds]),
+            "held_out_against_surrogate": spread(rates(f"without-{family.name}", trainer)),
             "fraction_held_out": spread([fraction_of_gain(r, baseline.mean, optimum_mean) for r in held_out])
             if optimum is not None else None,
             "fraction_surrogate_only": spread([fraction_of_gain(r, baseline.mean, optimum_mean)
@@ -195,18 +195,11 @@ def main(argv: list[str] | None = None) -> int:
     held_out_people = None
     if args.held_out_surrogate:
         people = SurrogateParticipant(game, load_surrogate(args.held_out_surrogate).net)
+        held_out_people = {"random": rate(random, people),
+                           "surrogate_only": spread(rates("surrogate-only", people)),
+                           "whole_zoo": spread(rates("whole-zoo", people))}
 
-        def on_people(policy) -> float:
-            return float(rate_per_episode(game, policy, people, args.eval_episodes, EVAL_SEED).mean())
-
-        held_out_people = {
-            "random": on_people(random),
-            "surrogate_only": spread([on_people(adversaries[("surrogate-only", s)]) for s in seeds]),
-            "whole_zoo": spread([on_people(adversaries[("whole-zoo", s)]) for s in seeds]),
-        }
-
-    against_surrogate = {"random": on_surrogate(random),
-                         "surrogate_only": spread([on_surrogate(adversaries[("surrogate-only", s)]) for s in seeds])}
+    against_surrogate = {"random": rate(random, trainer), "surrogate_only": spread(rates("surrogate-only", trainer))}
     metrics = {"families": per_family, "held_out_people": held_out_people, "against_surrogate": against_surrogate,
                "eval_seed": EVAL_SEED,
                "training_seconds": round(training_seconds, 1),

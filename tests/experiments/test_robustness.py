@@ -37,9 +37,9 @@ def test_each_family_is_held_out_and_reported_beside_random_and_its_optimum(tiny
     # Each adversary also plays the training surrogate (counterbalanced), the same people for all.
     loaded = load_surrogate(surrogate)
     people = SurrogateParticipant(loaded.game, loaded.net)
-    for key, name in ((q["held_out_against_surrogate"], "without-q_learning"),
-                      (metrics["against_surrogate"]["surrogate_only"], "surrogate-only")):
-        assert key["seeds"] == pytest.approx([
+    for summary, name in ((q["held_out_against_surrogate"], "without-q_learning"),
+                          (metrics["against_surrogate"]["surrogate_only"], "surrogate-only")):
+        assert summary["seeds"] == pytest.approx([
             float(rate_per_episode(loaded.game, load_policy(out / "adversaries" / f"{name}-seed{seed}.pt"), people,
                                    16, EVAL_SEED).mean()) for seed in (0, 1)])
     assert len(metrics["held_out_people"]["whole_zoo"]["seeds"]) == 2
@@ -61,7 +61,8 @@ def test_without_a_method_the_adversaries_are_trained_as_the_game_ships_them_and
     robustness = load_experiment("robustness")
     out = tmp_path / "out"
     assert robustness.main(["--game", "bandit", "--surrogate", str(surrogate), "--families", "wsls", "--seeds", "1",
-                            "--other-surrogates", str(surrogate), "--training-surrogate-part", "0.6", "--passes", "1", "--episodes", "16", "--fit-steps", "2",
+                            "--other-surrogates", str(surrogate), "--training-surrogate-part", "0.6",
+                            "--passes", "1", "--episodes", "16", "--fit-steps", "2",
                             "--width", "4", "--eval-episodes", "16", "--optimum-participants", "2", "--grid", "5",
                             "--jobs", "1", "--out", str(out)]) == 0
     trained = json.loads((out / "adversaries" / "without-wsls-seed0" / "config.json").read_text())

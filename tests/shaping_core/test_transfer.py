@@ -116,11 +116,10 @@ def test_other_surrogates_share_the_surrogate_s_episodes(tmp_path):
                                       training_surrogate_part=0.5).build(game, Always(game, 0))
     assert weighted.weights[:3].tolist() == pytest.approx([0.3, 0.15, 0.15])
     assert weighted.weights[3:].tolist() == pytest.approx([0.4 / families] * families)
-    for part, message in ((0.5, "needs other surrogates"), (0.0, "must lie in"), (1.0, "must lie in")):
+    for others, part, message in (((), 0.5, "needs other surrogates"), (paths, 0.0, "must lie in"),
+                                  (paths, 1.0, "must lie in")):
         with pytest.raises(ParticipantParamsError, match=f"training_surrogate_part {message}"):
-            TrainingPopulation.zoo("bandit", other_surrogates=paths if part != 0.5 else (),
-                                   training_surrogate_part=part)
-
+            TrainingPopulation.zoo("bandit", other_surrogates=others, training_surrogate_part=part)
 
     other = make_game("bandit", {"trials": 30, "rewards_per_option": 5})
     elsewhere = save_surrogate(tmp_path / "other.pt", SurrogateNet(other, 3), other)
