@@ -63,8 +63,8 @@ followed by columns particular to the format. The formats (DATA_FORMATS):
     treatments, AM's partner_payoff a running total); those stay in the table as they are. The payoffs, horizon (`finite`,
     `indefinite` or `continuous`), error_rate (in [0, 0.5)) and the other per-game columns must
     be constant within a sequence; continuation_probability d (in [0, 1]) is the chance of
-    another round, below 1 unless the horizon is finite. The participant context
-    (CONTEXT_PREFIX + each name of game.spec.participant_context, see context_columns) is
+    another round, below 1 unless the horizon is finite. The participant context (the columns of
+    schema.context_columns: CONTEXT_PREFIX + each name of game.spec.participant_context) is
     games.ipd.situation_features of the row's R, S, T, P, error_rate and horizon: the rounds
     ahead are the sequence's periods after this one when the horizon is finite, else the
     expected d / (1 - d). The file's other columns from study to horizon are kept (with
@@ -90,6 +90,7 @@ import torch
 
 from ..games import Game
 from ..games.ipd import situation_features
+from .schema import context_columns
 from .sequences import TrialSequences, sequences_from_frame
 
 DATA_FORMATS = ("platform", "bandit-choice-engineering", "gonogo-self-regulation",
@@ -115,10 +116,6 @@ IPD_HORIZONS = ("finite", "indefinite", "continuous")
 # Columns that describe the game a sequence is, not one of its periods.
 IPD_SEQUENCE_COLUMNS = ("study", "treatment", "R", "S", "T", "P", "error_rate",
                         "stochastic_payoffs", "horizon")
-
-# The participant context columns of the canonical table: CONTEXT_PREFIX + each name of
-# game.spec.participant_context (context_columns).
-CONTEXT_PREFIX = "context_"
 
 CSV_SUFFIXES = (".csv", ".csv.gz")
 PARQUET_SUFFIXES = (".parquet",)
@@ -665,12 +662,6 @@ _FORMAT_GAMES = {"bandit-choice-engineering": "bandit", "gonogo-self-regulation"
                  "ipd-human-games": "ipd"}
 _READERS = {"bandit-choice-engineering": _read_bandit, "gonogo-self-regulation": _read_gonogo,
             "ipd-human-games": _read_ipd_human}
-
-
-def context_columns(game: Game) -> list[str]:
-    """The canonical table's participant context columns for `game`, one per name of
-    game.spec.participant_context (empty for games without a context)."""
-    return [CONTEXT_PREFIX + name for name in game.spec.participant_context]
 
 
 def participant_column(data_format: str) -> str:

@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    from ..games import Game
 
 TIMESTAMP = "datetime64[us, UTC]"  # what the database's timestamps become
 STRING = "object"
@@ -40,9 +44,19 @@ PARTICIPANT_COLUMNS: dict[str, str] = {
 PARTICIPANT_TEST_COLUMN = "is_test"  # only in exports that include researchers' test runs
 EXTERNAL_ID_COLUMNS = ["external_id", "external_study_id", "external_session_id"]  # only when asked for
 
+# The participant context columns of the canonical table read from data files (data/readers.py):
+# CONTEXT_PREFIX + each name of game.spec.participant_context.
+CONTEXT_PREFIX = "context_"
+
 FORMATS = ("csv", "parquet")
 SUFFIXES = {".csv": "csv", ".parquet": "parquet"}
 CSV_TIMESTAMP = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def context_columns(game: Game) -> list[str]:
+    """The canonical table's participant context columns for `game`, one per name of
+    game.spec.participant_context (empty for games without a context)."""
+    return [CONTEXT_PREFIX + name for name in game.spec.participant_context]
 
 
 def typed(frame: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:

@@ -21,6 +21,7 @@ from torch import Tensor
 
 from ..games import Game
 from ..participants import ParticipantView, sequence_views
+from .schema import context_columns
 
 
 @dataclass
@@ -85,10 +86,9 @@ def sequences_from_frame(frame: pd.DataFrame, game: Game,
     does not know the outcome (the human IPD data's last rounds): it is read as 0, and nothing
     after a sequence's last trial is predicted from it. Trials must be numbered 0, 1, 2, ...
     within each participant. Where the frame has the game's context columns
-    (readers.context_columns: `context_<name>` for each of spec.participant_context), they
+    (schema.context_columns: `context_<name>` for each of spec.participant_context), they
     become `context`.
     """
-    from .readers import context_columns  # readers imports this module
     frame = frame.sort_values(["participant", "trial"], kind="stable")
     groups = frame.groupby("participant", sort=False)
     ids = list(groups.groups)

@@ -18,7 +18,7 @@ import torch
 
 from shaping_core.data import (DATA_FORMATS, DataFormatError, load_sequences, read_trials,
                                sequences_from_frame)
-from shaping_core.data.readers import CONTEXT_PREFIX, context_columns
+from shaping_core.data.schema import CONTEXT_PREFIX, context_columns
 from shaping_core.games import make_game
 
 BANDIT = make_game("bandit")
