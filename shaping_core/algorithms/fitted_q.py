@@ -84,6 +84,10 @@ class FittedQSettings:
     """Plan within the pace rule: the game's paced budget (the bandit: the other option's rewards)
     stays within this many events of its even pace, in training and in play (QShapingParams);
     None: only the game's own rules."""
+    pace_lead: int | None = None
+    """Plan within the lead rule: the game's lead budget (the bandit: the target's rewards) runs at
+    most this many events ahead of its even pace, in training and in play (QShapingParams); None:
+    only the game's own rules."""
     min_gap: int | None = None
     """Plan and play under the spacing rule: at least this many trials between two events of the
     game's spaced budget (go/no-go: go trials between two no-go trials; policies/schedule_rules.py);
@@ -103,7 +107,7 @@ class FittedQSettings:
                                   "eval_episodes_per_pass"))
         if not self.learning_rate > 0:
             raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
-        check_not_negative(self, ("pace_lag", "min_gap"))
+        check_not_negative(self, ("pace_lag", "pace_lead", "min_gap"))
         if not 0 <= self.explore <= 1:
             raise ValueError(f"explore must lie in [0, 1], got {self.explore}")
 
@@ -272,8 +276,8 @@ def fit_q_adversary(game: Game, surrogate: SurrogateNet, settings: FittedQSettin
     check_game(game)
     torch.manual_seed(settings.seed)
     generator = torch.Generator(device=device).manual_seed(settings.seed)
-    adversary = QShapingAdversary(game, {"pace_lag": settings.pace_lag, "min_gap": settings.min_gap},
-                                  surrogate=surrogate, width=settings.width)
+    rules = {"pace_lag": settings.pace_lag, "pace_lead": settings.pace_lead, "min_gap": settings.min_gap}
+    adversary = QShapingAdversary(game, rules, surrogate=surrogate, width=settings.width)
     adversary.reset(1, device)  # moves the networks to the device
     adversary.net.requires_grad_(True)
     participant = population if population is not None else SurrogateParticipant(game, surrogate.to(device))

@@ -79,6 +79,11 @@ class ChoiceEngineeringBandit(budget.BudgetedGame[BanditParams]):
         """The other option's rewards: they cost target choices, so PPO held them to the end."""
         return 1 - self.params.target_option
 
+    @property
+    def lead_budget(self) -> int:
+        """The target's rewards: plans against the surrogate spent them in the first half."""
+        return self.params.target_option
+
     def step(self, state: budget.BudgetState, participant_action: Tensor, adversary_action: Tensor):
         self._check_actions(participant_action, adversary_action, state.batch_size)
         assigned, applied = self.place_events(state, adversary_action)

@@ -91,6 +91,12 @@ class BudgetedGame(Game[ParamsT, BudgetState]):
         return None
 
     @property
+    def lead_budget(self) -> int | None:
+        """The budget whose events a plan is tempted to spend early (lead_mask): the one that, spent
+        before the end, leaves a person nothing to win late. None: no lead rule."""
+        return None
+
+    @property
     def spaced_budget(self) -> int | None:
         """The budget whose events a spacing rule keeps apart (spacing_mask): the one whose events,
         placed close together, a person answers differently than a model extrapolates. None: no
@@ -141,6 +147,23 @@ class BudgetedGame(Game[ParamsT, BudgetState]):
         behind = left > budget * trials_left.float() / self.params.trials + lag
         must_place = behind & allowed(budget_left, trials_left)[1][:, paced]
         return ~must_place.unsqueeze(1) | self._actions_placing(paced, budget_left.device).unsqueeze(0)
+
+    def lead_mask(self, budget_left: Tensor, trials_left: Tensor, lead: int) -> Tensor:
+        """[B, A] bool: the actions that keep the lead budget within `lead` events ahead of its even
+        pace. Placing its event is refused when fewer would be left after it than
+        budget * (trials_left - 1) / trials - lead; the game's rule never forces such a placement
+        (it forces one only when as many are left as trials). The mirror of pace_mask, and a guard
+        of the same kind: a plan may spend the target's rewards early only because the surrogate,
+        fitted on schedules that never did this, predicts people stay on the target once they
+        stop (docs/loop.md)."""
+        budget_index = self.lead_budget
+        if budget_index is None:
+            return self._refuses_nothing(budget_left)
+        budget = self.budgets[budget_index]
+        left_after = budget_left[:, budget_index].float() - 1
+        ahead = left_after < budget * (trials_left.float() - 1) / self.params.trials - lead
+        places = self._actions_placing(budget_index, budget_left.device).unsqueeze(0)
+        return ~(ahead.unsqueeze(1) & places)
 
     def spacing_mask(self, budget_left: Tensor, trials_left: Tensor, since_event: Tensor, gap: int) -> Tensor:
         """[B, A] bool: the actions that keep at least `gap` trials without the spaced budget's event

@@ -83,12 +83,15 @@ class QShapingParams(Params):
     pace_lag: int | None = None
     """Keep the game's paced budget (the bandit: the other option's rewards) within this many
     events of its even pace (BudgetedGame.pace_mask); None: only the game's own rules."""
+    pace_lead: int | None = None
+    """Keep the game's lead budget (the bandit: the target's rewards) within this many events ahead
+    of its even pace (BudgetedGame.lead_mask); None: it may be spent as early as the game allows."""
     min_gap: int | None = None
     """Keep at least this many trials between two events of the game's spaced budget (go/no-go:
     go trials between two no-go trials; BudgetedGame.spacing_mask); None: no spacing."""
 
     def __post_init__(self):
-        check_not_negative(self, ("pace_lag", "min_gap"), PolicyParamsError)
+        check_not_negative(self, ("pace_lag", "pace_lead", "min_gap"), PolicyParamsError)
 
 
 class QShapingAdversary(SurrogatePolicy):
@@ -105,12 +108,14 @@ class QShapingAdversary(SurrogatePolicy):
         if net.n_trials != game.max_trials or net.n_features != self.n_features:
             raise PolicyParamsError(f"the Q-network is for {net.n_trials} trials and {net.n_features} "
                                     f"features; this game has {game.max_trials} and {self.n_features}")
-        check_schedule_rules(game, pace_lag=self.params.pace_lag, min_gap=self.params.min_gap)
+        check_schedule_rules(game, pace_lag=self.params.pace_lag, pace_lead=self.params.pace_lead,
+                             min_gap=self.params.min_gap)
         self.net = net
 
     def allowed_actions(self, observation: Observation) -> Tensor:
-        """[B, A] the game's legal actions, less those the pace and spacing rules refuse."""
+        """[B, A] the game's legal actions, less those the pace, lead and spacing rules refuse."""
         return allowed_by_schedule_rules(self.game, observation, pace_lag=self.params.pace_lag,
+                                         pace_lead=self.params.pace_lead,
                                          min_gap=self.params.min_gap)
 
     def reset(self, batch_size, device="cpu"):

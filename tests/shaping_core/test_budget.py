@@ -167,6 +167,31 @@ def test_a_game_without_a_paced_budget_refuses_nothing():
     assert bool(game.pace_mask(torch.tensor([[3]]), long(3), lag=0).all())
 
 
+def test_the_lead_rule_refuses_the_lead_budgets_event_once_it_would_run_ahead():
+    """The bandit's lead budget is the target; with `lead` 4, placing its reward is refused when
+    fewer than 25 * (trials_left - 1) / 100 - 4 rewards would be left after it."""
+    game = make_game("bandit", {"target_option": 1})
+    assert game.lead_budget == 1
+    cases = [
+        # (trials_left, budget_left, allowed actions none / option0 / option1 / both)
+        (50, [10, 9], [True, True, False, False]),  # 8 left after it < 12.25 - 4: ahead
+        (50, [10, 10], [True, True, True, True]),  # 9 >= 8.25
+        (100, [25, 22], [True, True, True, True]),  # 21 >= 24.75 - 4
+        (100, [25, 21], [True, True, False, False]),  # 20 < 20.75
+        (1, [0, 1], [True, True, True, True]),  # the last trial: the budget's rule forces it
+        (1, [0, 0], [True, True, True, True]),  # nothing left to place
+    ]
+    mask = game.lead_mask(torch.tensor([c[1] for c in cases]), long(*(c[0] for c in cases)), lead=4)
+    assert mask.tolist() == [c[2] for c in cases]
+    assert bool(game.lead_mask(torch.tensor([[25, 1]]), long(99), lead=25).all())  # never ahead
+
+
+def test_a_game_without_a_lead_budget_refuses_nothing():
+    game = make_game("gonogo", GONOGO)
+    assert game.lead_budget is None
+    assert bool(game.lead_mask(torch.tensor([[1]]), long(12), lead=0).all())
+
+
 def test_the_game_counts_trials_since_each_budgets_last_event():
     game = make_game("gonogo", {"trials": 6, "nogo_trials": 2})
     state = game.init(1)

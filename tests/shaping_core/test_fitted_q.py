@@ -241,13 +241,39 @@ def test_an_adversary_under_the_pace_rule_keeps_the_other_options_rewards_near_t
         assert (behind > 4) if lagging else (behind <= 2 + 10 / 40)
 
 
+def test_an_adversary_under_the_lead_rule_keeps_the_targets_rewards_near_their_pace(tmp_path):
+    """A Q-network that always prefers to reward the target would spend the target's rewards on the
+    first trials; under the lead rule it never runs ahead of the even pace by more than the lead and
+    one trial's pace, and still places the whole budget."""
+    game = make_game("bandit", {"trials": 40, "rewards_per_option": 10})
+    surrogate = random_surrogate(game, hidden_size=3, seed=0)
+    # Q of "option0" (the target's reward) far above the rest
+    adversary = fixed_preference_adversary(game, {"pace_lead": 2}, surrogate, [-5.0, 5.0, -5.0, -5.0])
+    loaded = load_policy(save_policy(tmp_path / "Q.pt", adversary, settings={}))
+    assert loaded.params.pace_lead == 2
+    without_rule = QShapingAdversary(game, surrogate=surrogate, net=adversary.net)
+    for policy, leading in ((adversary, False), (loaded, False), (without_rule, True)):
+        episodes = play_episodes(game, make_learner("random", game), policy, 8,
+                                 generator=torch.Generator().manual_seed(0))
+        target = episodes.adversary_actions & 1  # [B, T] a reward on option 0 placed
+        assert target.sum(dim=1).tolist() == [10] * 8
+        left = 10 - target.cumsum(dim=1)  # after each trial
+        pace = 10 * (40 - torch.arange(1, 41)) / 40
+        ahead = float((pace - left).max())
+        assert (ahead > 4) if leading else (ahead <= 2 + 10 / 40)
+
+
 def test_the_pace_rule_is_refused_where_it_means_nothing():
     game, surrogate = solved("gonogo")
     with pytest.raises(ValueError, match="pace_lag needs a game with a paced budget"):
         QShapingAdversary(game, {"pace_lag": 3}, surrogate=surrogate)
+    with pytest.raises(ValueError, match="pace_lead needs a game with a lead budget"):
+        QShapingAdversary(game, {"pace_lead": 3}, surrogate=surrogate)
     game, surrogate = solved("bandit")
     with pytest.raises(ValueError, match="pace_lag must be at least 0"):
         QShapingAdversary(game, {"pace_lag": -1}, surrogate=surrogate)
+    with pytest.raises(ValueError, match="pace_lead must be at least 0"):
+        QShapingAdversary(game, {"pace_lead": -1}, surrogate=surrogate)
 
 
 @pytest.mark.parametrize("prefers", ["go", "nogo"])
