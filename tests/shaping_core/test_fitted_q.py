@@ -221,46 +221,30 @@ def fixed_preference_adversary(game, params, surrogate, q):
     return adversary
 
 
-def test_an_adversary_under_the_pace_rule_keeps_the_other_options_rewards_near_their_pace(tmp_path):
+@pytest.mark.parametrize("rule, q, budget, behind", [
+    ("pace_lag", [5.0, 4.0, -5.0, -5.0], 1, True),  # prefers "none" and "option0": holds option 1 back
+    ("pace_lead", [-5.0, 5.0, -5.0, -5.0], 0, False),  # prefers "option0": spends the target early
+])
+def test_an_adversary_under_a_pace_rule_keeps_its_budget_near_its_even_pace(tmp_path, rule, q, budget, behind):
     """A Q-network that always prefers to withhold would hold the other option's rewards to the
-    end; under the pace rule it never lags the even pace by more than the lag and one trial's pace."""
+    end, one that always rewards the target would spend the target's rewards on the first trials.
+    Under the pace rule (behind) or the lead rule (ahead) the budget never strays from its even
+    pace by more than the rule's 2 and one trial's pace, and the whole budget is still placed."""
     game = make_game("bandit", {"trials": 40, "rewards_per_option": 10})
     surrogate = random_surrogate(game, hidden_size=3, seed=0)
-    # Q of "none" and "option0" far above the rest
-    adversary = fixed_preference_adversary(game, {"pace_lag": 2}, surrogate, [5.0, 4.0, -5.0, -5.0])
+    adversary = fixed_preference_adversary(game, {rule: 2}, surrogate, q)
     loaded = load_policy(save_policy(tmp_path / "Q.pt", adversary, settings={}))
-    assert loaded.params.pace_lag == 2
+    assert getattr(loaded.params, rule) == 2
     without_rule = QShapingAdversary(game, surrogate=surrogate, net=adversary.net)
-    for policy, lagging in ((adversary, False), (loaded, False), (without_rule, True)):
+    for policy, off_pace in ((adversary, False), (loaded, False), (without_rule, True)):
         episodes = play_episodes(game, make_learner("random", game), policy, 8,
                                  generator=torch.Generator().manual_seed(0))
-        other = (episodes.adversary_actions >> 1) & 1  # [B, T] a reward on option 1 placed
-        left = 10 - other.cumsum(dim=1)  # after each trial
+        placed = (episodes.adversary_actions >> budget) & 1  # [B, T] a reward on this option placed
+        assert placed.sum(dim=1).tolist() == [10] * 8
+        left = 10 - placed.cumsum(dim=1)  # after each trial
         pace = 10 * (40 - torch.arange(1, 41)) / 40
-        behind = float((left - pace).max())
-        assert (behind > 4) if lagging else (behind <= 2 + 10 / 40)
-
-
-def test_an_adversary_under_the_lead_rule_keeps_the_targets_rewards_near_their_pace(tmp_path):
-    """A Q-network that always prefers to reward the target would spend the target's rewards on the
-    first trials; under the lead rule it never runs ahead of the even pace by more than the lead and
-    one trial's pace, and still places the whole budget."""
-    game = make_game("bandit", {"trials": 40, "rewards_per_option": 10})
-    surrogate = random_surrogate(game, hidden_size=3, seed=0)
-    # Q of "option0" (the target's reward) far above the rest
-    adversary = fixed_preference_adversary(game, {"pace_lead": 2}, surrogate, [-5.0, 5.0, -5.0, -5.0])
-    loaded = load_policy(save_policy(tmp_path / "Q.pt", adversary, settings={}))
-    assert loaded.params.pace_lead == 2
-    without_rule = QShapingAdversary(game, surrogate=surrogate, net=adversary.net)
-    for policy, leading in ((adversary, False), (loaded, False), (without_rule, True)):
-        episodes = play_episodes(game, make_learner("random", game), policy, 8,
-                                 generator=torch.Generator().manual_seed(0))
-        target = episodes.adversary_actions & 1  # [B, T] a reward on option 0 placed
-        assert target.sum(dim=1).tolist() == [10] * 8
-        left = 10 - target.cumsum(dim=1)  # after each trial
-        pace = 10 * (40 - torch.arange(1, 41)) / 40
-        ahead = float((pace - left).max())
-        assert (ahead > 4) if leading else (ahead <= 2 + 10 / 40)
+        strayed = float((left - pace if behind else pace - left).max())
+        assert (strayed > 4) if off_pace else (strayed <= 2 + 10 / 40)
 
 
 def test_the_pace_rule_is_refused_where_it_means_nothing():
