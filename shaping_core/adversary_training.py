@@ -372,20 +372,26 @@ def plot_learning_curve(game: Game, curve: list[dict[str, float]], baseline: dic
 
     label, _ = headline(game, curve[0])
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-    x = [row["iteration"] for row in curve]
     axes[0].axhline(headline(game, baseline)[1], color="grey", ls="--", label=baseline_name)
-    # PPO: every training batch; fitted Q: the greedy policy after each pass.
+    # PPO: every training batch; fitted Q: the greedy policy after each pass, of each plan.
     xlabel = "PPO iteration" if method == "ppo" else "fitted-Q pass"
     marker = None if method == "ppo" else "o"
-    axes[0].plot(x, [headline(game, row)[1] for row in curve], marker=marker, label=f"trained ({objective})")
-    if "predicted_adversary_return" in curve[0]:  # fitted Q: what Q_0 expects, beside what it got
-        per = game.max_trials if label.endswith("rate") else 1
-        axes[0].plot(x, [row["predicted_adversary_return"] / per for row in curve], ls=":", marker=marker,
-                     label="predicted by Q at trial 0")
+    plans = sorted({row.get("plan", 0) for row in curve})
+    for plan in plans:
+        rows = [row for row in curve if row.get("plan", 0) == plan]
+        of_plan = f", plan {plan}" if len(plans) > 1 else ""
+        x = [row["iteration"] for row in rows]
+        axes[0].plot(x, [headline(game, row)[1] for row in rows], marker=marker,
+                     label=f"trained ({objective}){of_plan}")
+        if "predicted_adversary_return" in rows[0]:  # fitted Q: what Q_0 expects, beside what it got
+            per = game.max_trials if label.endswith("rate") else 1
+            axes[0].plot(x, [row["predicted_adversary_return"] / per for row in rows], ls=":", marker=marker,
+                         label=f"predicted by Q at trial 0{of_plan}")
+        axes[1].plot(x, [row["adversary_return"] for row in rows], marker=marker, label=f"adversary{of_plan}")
+        axes[1].plot(x, [row["participant_return"] for row in rows], marker=marker,
+                     label=f"surrogate participant{of_plan}")
     axes[0].set(xlabel=xlabel, ylabel=label, title=f"{game.spec.label}: {label}")
     axes[0].legend()
-    axes[1].plot(x, [row["adversary_return"] for row in curve], marker=marker, label="adversary")
-    axes[1].plot(x, [row["participant_return"] for row in curve], marker=marker, label="surrogate participant")
     axes[1].set(xlabel=xlabel, ylabel="points per episode",
                 title="Earnings (training batches)" if method == "ppo" else "Earnings (greedy policy)")
     axes[1].legend()

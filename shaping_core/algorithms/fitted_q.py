@@ -42,10 +42,12 @@ probabilities after each adversary action are one surrogate step away.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
 import torch
+from joblib import Parallel, delayed
 from torch import Tensor
 from tqdm import tqdm
 
@@ -53,7 +55,7 @@ from ..games import Game, Objective, Sight, State, TurnOrder
 from ..params import check_at_least_one, check_not_negative
 from ..participants import ParticipantModel, map_batched, participant_view
 from ..policies.shaping import view_from_observation
-from ..policies.shaping_q import QShapingAdversary
+from ..policies.shaping_q import PlanMean, QShapingAdversary
 from ..evaluation import evaluate
 from ..surrogate.model import SurrogateNet, SurrogateParticipant
 
@@ -93,7 +95,14 @@ class FittedQSettings:
     game's spaced budget (go/no-go: go trials between two no-go trials; policies/schedule_rules.py);
     None: no spacing."""
     seed: int = 0
-    """Seed of the sampled episodes, the networks' initial weights and every draw."""
+    """Seed of the sampled episodes, the networks' initial weights and every draw; with several
+    plans, plan k draws with seed * plans + k (`plan_seeds`), so runs with neighbouring seeds share
+    no plan."""
+    plans: int = 1
+    """Independent plans, fitted alike with their own seeds; the adversary plays greedily on the
+    mean of their Q-functions (policies/shaping_q.py, PlanMean). On a CPU they run side by side,
+    one torch thread each, on as many as the run was given (`--threads`); the result does not
+    depend on how many."""
     eval_episodes: int = 4096
     """Episodes of the final evaluation (adversary_training.run_training)."""
     eval_episodes_per_pass: int = 1024
@@ -103,8 +112,8 @@ class FittedQSettings:
         if self.objective != Objective.MAX:
             raise ValueError(f"fitted Q iteration trains the max objective only, not {self.objective!r}")
         self.objective = str(Objective.MAX.value)
-        check_at_least_one(self, ("passes", "episodes", "fit_steps", "minibatch", "width", "eval_episodes",
-                                  "eval_episodes_per_pass"))
+        check_at_least_one(self, ("passes", "episodes", "fit_steps", "minibatch", "width", "plans",
+                                  "eval_episodes", "eval_episodes_per_pass"))
         if not self.learning_rate > 0:
             raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
         check_not_negative(self, ("pace_lag", "pace_lead", "min_gap"))
@@ -272,12 +281,52 @@ def fit_q_adversary(game: Game, surrogate: SurrogateNet, settings: FittedQSettin
                     ) -> tuple[QShapingAdversary, list[dict[str, float]]]:
     """Plan an adversary against the surrogate, or against `population` (e.g. the surrogate
     together with learner-zoo families); the adversary reads the surrogate's summary of the person
-    either way. Return it and one learning-curve row per pass."""
+    either way. Return it and one learning-curve row per pass (per plan and pass, marked `plan`,
+    with several plans)."""
     check_game(game)
+    if settings.plans == 1:
+        return fit_plan(game, surrogate, settings, device=device, progress=progress, population=population)
+    each = [dataclasses.replace(settings, plans=1, seed=seed) for seed in plan_seeds(settings)]
+    side_by_side = min(settings.plans, torch.get_num_threads()) if torch.device(device).type == "cpu" else 1
+    if side_by_side > 1:
+        fitted = Parallel(n_jobs=side_by_side)(
+            delayed(fit_plan_on_one_thread)(game, surrogate, plan, progress, population) for plan in each)
+    else:
+        fitted = [fit_plan(game, surrogate, plan, device=device, progress=progress, population=population)
+                  for plan in each]
+    adversary = QShapingAdversary(game, schedule_rules(settings), surrogate=surrogate,
+                                  net=PlanMean([plan.net for plan, _ in fitted]).requires_grad_(False))
+    adversary.reset(1, device)
+    curve = [{"plan": k, "seed": plan.seed, **row}
+             for k, (plan, (_, rows)) in enumerate(zip(each, fitted)) for row in rows]
+    return adversary, curve
+
+
+def schedule_rules(settings: FittedQSettings) -> dict[str, int | None]:
+    """The adversary's parameters (QShapingParams): the rules it plans and plays under."""
+    return {"pace_lag": settings.pace_lag, "pace_lead": settings.pace_lead, "min_gap": settings.min_gap}
+
+
+def plan_seeds(settings: FittedQSettings) -> list[int]:
+    return [settings.seed * settings.plans + k for k in range(settings.plans)]
+
+
+def fit_plan_on_one_thread(game: Game, surrogate: SurrogateNet, settings: FittedQSettings, progress: bool,
+                           population: ParticipantModel | None) -> tuple[QShapingAdversary, list[dict[str, float]]]:
+    """`fit_plan` on the CPU in a worker process of its own, on one torch thread (as a plan run
+    alone with `--threads 1`, bit for bit)."""
+    torch.set_num_threads(1)
+    return fit_plan(game, surrogate, settings, progress=progress, population=population)
+
+
+def fit_plan(game: Game, surrogate: SurrogateNet, settings: FittedQSettings, *,
+             device: torch.device | str = "cpu", progress: bool = True,
+             population: ParticipantModel | None = None,
+             ) -> tuple[QShapingAdversary, list[dict[str, float]]]:
+    """One plan, by `settings.seed`: the passes of sampling, backward fitting and evaluation."""
     torch.manual_seed(settings.seed)
     generator = torch.Generator(device=device).manual_seed(settings.seed)
-    rules = {"pace_lag": settings.pace_lag, "pace_lead": settings.pace_lead, "min_gap": settings.min_gap}
-    adversary = QShapingAdversary(game, rules, surrogate=surrogate, width=settings.width)
+    adversary = QShapingAdversary(game, schedule_rules(settings), surrogate=surrogate, width=settings.width)
     adversary.reset(1, device)  # moves the networks to the device
     adversary.net.requires_grad_(True)
     participant = population if population is not None else SurrogateParticipant(game, surrogate.to(device))
@@ -294,7 +343,7 @@ def fit_q_adversary(game: Game, surrogate: SurrogateNet, settings: FittedQSettin
         states = sampled
         errors = []
         for trial in tqdm(reversed(range(game.max_trials)), total=game.max_trials,
-                          desc=f"pass {iteration + 1}/{settings.passes}", disable=not progress):
+                          desc=f"seed {settings.seed}, pass {iteration + 1}/{settings.passes}", disable=not progress):
             errors.append(fit_trial(adversary, states[trial], trial, settings, generator, population))
         with torch.no_grad():
             first = states[0]

@@ -18,6 +18,7 @@ trials through `act` rebuilds both exactly, as for every policy. The surrogate i
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -59,9 +60,10 @@ def view_from_observation(game: Game, observation: Observation) -> ParticipantVi
 class SurrogatePolicy(Policy):
     """A policy that carries its own frozen copy of the fitted surrogate and decides on the game's
     features together with the surrogate's summary of the participant (`features`). Subclasses
-    set `net_class`, the trained network that reads those features, and build `self.net`."""
+    set `net_class`, what builds the trained network that reads those features from the shape a
+    checkpoint stores (a class, or a function choosing one), and build `self.net`."""
 
-    net_class: ClassVar[type[nn.Module]]
+    net_class: ClassVar[Callable[..., nn.Module]]
 
     def __init__(self, game: Game, params=None, *, surrogate: SurrogateNet):
         super().__init__(game, params)

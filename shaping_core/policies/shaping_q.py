@@ -4,7 +4,7 @@ It reads exactly what `ShapingAdversary` reads (the game's observation features 
 of the human surrogate run on the participant's trials, policies/shaping.py), but instead of a
 recurrent policy it holds `TrialQNet`: for every trial t a small MLP giving Q_t(features, a), the
 expected adversary reward from trial t to the end after action a, if it plays greedily from then
-on. It plays the allowed action with the highest Q (ties go to the lowest index), so its
+on (or `PlanMean`, the mean of several such plans' Q). It plays the allowed action with the highest Q (ties go to the lowest index), so its
 "probabilities" are one-hot. The Q-functions are fitted by backward induction against the
 surrogate (algorithms/fitted_q.py).
 
@@ -28,15 +28,45 @@ from .schedule_rules import allowed_by_schedule_rules, check_schedule_rules
 from .shaping import SurrogatePolicy, view_from_observation
 
 
-class TrialQNet(nn.Module):
-    """Q_t(x) [B, n_actions] for trials t = 0 .. n_trials - 1, one MLP per trial.
+class PerTrialQ(nn.Module):
+    """Q_t(x) [B, n_actions] for trials t = 0 .. n_trials - 1, from `per_trial`.
 
-    Each MLP predicts the value per remaining trial as a share of the most there is to earn
-    (`per_trial`, a sigmoid), so every trial's function has the same range whatever t, and `at`
-    multiplies by the trials left and `value_scale`. The bounded output is worth having: with a
+    Every trial's function predicts the value per remaining trial as a share of the most there is
+    to earn (`per_trial`, in [0, 1]), so every trial's function has the same range whatever t, and
+    `at` multiplies by the trials left and `value_scale`. The bounded output is worth having: with a
     linear one the bandit adversary reached a target rate of 0.727 instead of 0.737 against the
-    human surrogate (docs/loop.md).
+    human surrogate (docs/loop.md). Subclasses set n_trials, n_features, n_actions, value_scale.
     """
+
+    n_trials: int
+    n_features: int
+    n_actions: int
+    value_scale: float
+
+    def per_trial(self, trial: int, x: Tensor) -> Tensor:
+        """Q_t / scale(t) in [0, 1]: the adversary's reward per trial to come, as a share of the most
+        it can earn (every trial's reward lies in [0, value_scale] in the games this plays)."""
+        raise NotImplementedError
+
+    def scale(self, trial: int) -> float:
+        return (self.n_trials - trial) * self.value_scale
+
+    def at(self, trial: int, x: Tensor) -> Tensor:
+        """Q of one trial for a batch [B, F] -> [B, A]."""
+        return self.per_trial(trial, x) * self.scale(trial)
+
+    def forward(self, x: Tensor, trial: Tensor) -> Tensor:
+        """Q for a batch whose rows may be at different trials (trial [B] long)."""
+        out = x.new_zeros(x.shape[0], self.n_actions)
+        for t in trial.unique().tolist():
+            rows = trial == t
+            if 0 <= t < self.n_trials:  # a finished episode (t = n_trials) is worth nothing
+                out[rows] = self.at(t, x[rows])
+        return out
+
+
+class TrialQNet(PerTrialQ):
+    """One plan: for every trial a small MLP whose sigmoid is `per_trial`."""
 
     def __init__(self, n_trials: int, n_features: int, n_actions: int, width: int = 128,
                  value_scale: float = 1.0):
@@ -54,26 +84,42 @@ class TrialQNet(nn.Module):
         return {"n_trials": self.n_trials, "n_features": self.n_features,
                 "n_actions": self.n_actions, "width": self.width, "value_scale": self.value_scale}
 
-    def scale(self, trial: int) -> float:
-        return (self.n_trials - trial) * self.value_scale
-
     def per_trial(self, trial: int, x: Tensor) -> Tensor:
-        """Q_t / scale(t) in [0, 1]: the adversary's reward per trial to come, as a share of the most
-        it can earn (every trial's reward lies in [0, value_scale] in the games this plays)."""
         return torch.sigmoid(self.trials[trial](x))
 
-    def at(self, trial: int, x: Tensor) -> Tensor:
-        """Q of one trial for a batch [B, F] -> [B, A]."""
-        return self.per_trial(trial, x) * self.scale(trial)
 
-    def forward(self, x: Tensor, trial: Tensor) -> Tensor:
-        """Q for a batch whose rows may be at different trials (trial [B] long)."""
-        out = x.new_zeros(x.shape[0], self.n_actions)
-        for t in trial.unique().tolist():
-            rows = trial == t
-            if 0 <= t < self.n_trials:  # a finished episode (t = n_trials) is worth nothing
-                out[rows] = self.at(t, x[rows])
-        return out
+class PlanMean(PerTrialQ):
+    """The mean of several plans' Q-functions, fitted alike with different seeds.
+
+    A fitted plan's Q carries the noise of its sampled states and its fit, and a greedy policy
+    pays for noise in Q: seeds of the same recipe differ by up to 0.17 in a held-out family's
+    fraction of achievable gain (docs/loop.md, "Averaging plans"). The plans read the same features
+    (the same surrogate), so their mean is one Q-function, played greedily like any other.
+    """
+
+    def __init__(self, plans: list[TrialQNet]):
+        super().__init__()
+        shapes = {tuple(sorted(plan.shape().items())) for plan in plans}
+        if len(plans) < 2 or len(shapes) != 1:
+            raise ValueError(f"a mean of plans needs at least two plans of one shape, got {len(plans)} "
+                             f"plans of {len(shapes)} shapes")
+        self.plans = nn.ModuleList(plans)
+        first = plans[0]
+        self.n_trials, self.n_features, self.n_actions = first.n_trials, first.n_features, first.n_actions
+        self.value_scale = first.value_scale
+
+    def shape(self) -> dict:
+        return {**self.plans[0].shape(), "plans": len(self.plans)}
+
+    def per_trial(self, trial: int, x: Tensor) -> Tensor:
+        return torch.stack([plan.per_trial(trial, x) for plan in self.plans]).mean(dim=0)
+
+
+def trial_q_net(plans: int = 1, **shape) -> PerTrialQ:
+    """The network a checkpoint's `net` shape describes: one plan, or the mean of `plans`."""
+    if plans == 1:
+        return TrialQNet(**shape)
+    return PlanMean([TrialQNet(**shape) for _ in range(plans)])
 
 
 @dataclass(frozen=True)
@@ -98,9 +144,9 @@ class QShapingAdversary(SurrogatePolicy):
     name, label = "shaping_q", "Shaping adversary (per-trial Q-functions with a human surrogate)"
     games = ("bandit", "gonogo")
     params_class = QShapingParams
-    net_class = TrialQNet
+    net_class = staticmethod(trial_q_net)
 
-    def __init__(self, game: Game, params=None, *, surrogate: SurrogateNet, net: TrialQNet | None = None,
+    def __init__(self, game: Game, params=None, *, surrogate: SurrogateNet, net: PerTrialQ | None = None,
                  width: int = 128):
         super().__init__(game, params, surrogate=surrogate)
         if net is None:

@@ -16,7 +16,7 @@ from shaping_core.learners import make_learner
 from shaping_core.learners.population import Population
 from shaping_core.policies import make_policy
 from shaping_core.policies.checkpoint import load_policy, save_policy
-from shaping_core.policies.shaping_q import QShapingAdversary, TrialQNet
+from shaping_core.policies.shaping_q import PlanMean, QShapingAdversary, TrialQNet
 from shaping_core.simulation import play_episodes
 from shaping_core.surrogate.model import SurrogateParticipant
 
@@ -303,6 +303,56 @@ def test_trial_q_net_evaluates_rows_at_different_trials():
         expected = torch.zeros(2) if t == 3 else net.at(t, x[row:row + 1])[0]
         assert torch.allclose(out[row], expected)
     assert net.scale(0) == 3 and net.scale(2) == 1
+
+
+def test_a_mean_of_plans_is_the_mean_of_their_q_and_refuses_plans_that_do_not_match():
+    plans = [TrialQNet(n_trials=3, n_features=5, n_actions=2, width=4) for _ in range(3)]
+    mean = PlanMean(plans)
+    x = torch.randn(7, 5)
+    for t in range(3):
+        expected = sum(plan.at(t, x) for plan in plans) / 3
+        assert torch.allclose(mean.at(t, x), expected)
+    assert mean.shape() == {**plans[0].shape(), "plans": 3}
+    with pytest.raises(ValueError, match="at least two plans of one shape, got 1 plans"):
+        PlanMean(plans[:1])
+    with pytest.raises(ValueError, match="got 2 plans of 2 shapes"):
+        PlanMean([plans[0], TrialQNet(n_trials=3, n_features=5, n_actions=2, width=8)])
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_several_plans_are_the_plans_of_their_own_seeds_side_by_side_or_not(threads, one_thread):
+    """Plan k is the plan `seed * plans + k` fitted alone, bit for bit, whether the plans run one
+    after another (one thread) or in worker processes side by side (two), against a population too."""
+    game = make_game("bandit", {"trials": 6, "rewards_per_option": 2})
+    surrogate = random_surrogate(game, hidden_size=4, seed=0)
+    population = Population(game, [SurrogateParticipant(game, surrogate),
+                                   make_learner("win_stay_lose_shift", game, {"epsilon": 0.1})])
+    settings = FittedQSettings(passes=2, episodes=64, fit_steps=10, minibatch=32, width=8,
+                               eval_episodes_per_pass=16, seed=1, plans=2)
+    torch.set_num_threads(threads)
+    averaged, curve = fit_q_adversary(game, surrogate, settings, progress=False, population=population)
+    torch.set_num_threads(1)
+    assert isinstance(averaged.net, PlanMean) and len(averaged.net.plans) == 2
+    assert [(row["plan"], row["seed"], row["iteration"]) for row in curve] == [(0, 2, 0), (0, 2, 1),
+                                                                                (1, 3, 0), (1, 3, 1)]
+    for plan, seed in zip(averaged.net.plans, (2, 3)):
+        alone, _ = fit_q_adversary(game, surrogate, FittedQSettings(**{**settings.__dict__, "plans": 1, "seed": seed}),
+                                   progress=False, population=population)
+        for (name, mine), theirs in zip(plan.state_dict().items(), alone.net.state_dict().values()):
+            assert torch.equal(mine, theirs), name
+
+
+def test_a_saved_mean_of_plans_loads_and_plays_the_same(tmp_path, one_thread):
+    game, surrogate = solved("bandit", seed=2)
+    settings = FittedQSettings(passes=1, episodes=64, fit_steps=10, minibatch=64, width=8,
+                               eval_episodes_per_pass=16, plans=2)
+    adversary, _ = fit_q_adversary(game, surrogate, settings, progress=False)
+    loaded = load_policy(save_policy(tmp_path / "Q.pt", adversary))
+    assert isinstance(loaded.net, PlanMean) and loaded.net.shape()["plans"] == 2
+    participant = make_learner("q_learning", game)
+    played = [play_episodes(game, participant, policy, 32, generator=torch.Generator().manual_seed(5))
+              for policy in (adversary, loaded)]
+    assert torch.equal(played[0].adversary_actions, played[1].adversary_actions)
 
 
 def test_a_saved_q_adversary_loads_with_its_surrogate_and_plays_the_same(tmp_path, one_thread):
