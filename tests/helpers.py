@@ -34,6 +34,7 @@ def load_experiment(name: str):
     """experiments/<name>.py as a module: the scripts are run by path, not a package."""
     spec = importlib.util.spec_from_file_location(name, EXPERIMENTS / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # as an import would: dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
