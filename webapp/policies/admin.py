@@ -13,7 +13,7 @@ from webapp.studies.selectors import policy_conditions
 
 from .models import RegisteredPolicy
 from .services import (MAX_CHECKPOINT_BYTES, PolicyRegistrationError, policy_delete, policy_register,
-                       policy_registration_check, policy_update)
+                       policy_registration_check, policy_update, too_large)
 
 
 class PolicyUploadForm(forms.ModelForm):
@@ -34,9 +34,8 @@ class PolicyUploadForm(forms.ModelForm):
     def clean_checkpoint_file(self) -> bytes:
         upload = self.cleaned_data["checkpoint_file"]
         if upload.size > MAX_CHECKPOINT_BYTES:  # before reading it into memory
-            raise forms.ValidationError(
-                f"The file has {upload.size / 2**20:.1f} MB; a policy checkpoint has at most "
-                f"{MAX_CHECKPOINT_BYTES // 2**20} MB (they are usually tens of kB): is it the right file?")
+            message = too_large(upload.size)
+            raise forms.ValidationError(message[0].upper() + message[1:])
         return upload.read()
 
     def clean(self):

@@ -25,7 +25,8 @@ from .checkpoints import CheckpointError, OpenedCheckpoint, jsonable, open_check
 from .models import RegisteredPolicy
 from .selectors import registered_policy_get
 
-# Checkpoints are tens of kB; a file this large is almost certainly the wrong one (or a data set).
+# A GRU policy's checkpoint has tens of kB, a fitted-Q plan's about 10 MB (two plans of the bandit
+# fit); a file larger than this is almost certainly the wrong one (or a data set).
 MAX_CHECKPOINT_BYTES = 20 * 1024 * 1024
 _NAME_PATTERN = re.compile(r"^[-a-zA-Z0-9_]+$")
 _NAME_LENGTH = RegisteredPolicy._meta.get_field("name").max_length
@@ -113,13 +114,18 @@ def _check_name(name: str) -> None:
 
 def _open(data: bytes) -> OpenedCheckpoint:
     if len(data) > MAX_CHECKPOINT_BYTES:
-        raise PolicyRegistrationError(
-            f"the file has {len(data) / 2**20:.1f} MB; a policy checkpoint has at most "
-            f"{MAX_CHECKPOINT_BYTES // 2**20} MB (they are usually tens of kB): is it the right file?")
+        raise PolicyRegistrationError(too_large(len(data)))
     try:
         return open_checkpoint(data)
     except CheckpointError as error:
         raise PolicyRegistrationError(str(error)) from None
+
+
+def too_large(size: int) -> str:
+    """Why a file of `size` bytes is refused as a checkpoint."""
+    return (f"the file has {size / 2**20:.1f} MB; a policy checkpoint has at most "
+            f"{MAX_CHECKPOINT_BYTES // 2**20} MB (a GRU policy's has tens of kB, a fitted-Q plan's about "
+            f"10 MB): is it the right file?")
 
 
 def _check_name_free(name: str, existing: RegisteredPolicy | None, replace: bool) -> None:
