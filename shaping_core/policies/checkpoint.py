@@ -8,6 +8,7 @@ runs code):
      "game": "ipd", "game_params": {...},       # the game it was trained for
      "policy_params": {...},                    # the class's Params (e.g. the five P(C) values)
      "net": {...},                              # the network's shape, for classes that need it
+                                                # (fitted Q: with "plans" for a mean of several)
      "surrogate": {...},                        # a shaping adversary's human surrogate
      "settings": {...},                         # the training settings
      "state_dict": {...},                       # the trained network's tensors
