@@ -11,8 +11,9 @@ The bandit's (with --bandit-data, the human data of Dezfouli, Nock & Dayan 2020)
 are trained (seed 0) by the plain `train-adversary`, which takes each game's measured defaults
 (`Game.default_training`): the bandit's robustly (`--population zoo`: the surrogate and the learner
 zoo's families), so that they shape people who learn differently from the surrogate: MAX by fitted
-Q with the surrogate on 0.9 of the episodes under the pace rule (`--pace-lag 6`), AdAlign by PPO
-with the surrogate on half (docs/loop.md, "Transfer to the learner zoo"); go/no-go's against
+Q with the surrogate on 0.9 of the episodes under the pace rule (`--pace-lag 6`), the mean of two
+plans (`--plans 2`), AdAlign by PPO with the surrogate on half (docs/loop.md, "Transfer to the
+learner zoo"); go/no-go's against
 the surrogate alone, MAX by fitted Q and AdAlign by PPO. The IPD's (with --ipd-data,
 26,026 games from 7 studies) against the surrogate of those games, which reads each game's payoffs
 and horizon and so predicts people in the platform's own IPD (docs/asymmetry.md). Their checkpoints

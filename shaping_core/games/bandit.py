@@ -58,12 +58,14 @@ class ChoiceEngineeringBandit(budget.BudgetedGame[BanditParams]):
         headline_rate=("target_rate", "target-choice rate"),
     )
     baseline_adversary = ("random_schedule", {})
-    # MAX: fitted Q reached 0.753 against the human surrogate where PPO reached 0.725, and planning
-    # against the learner zoo as well (a tenth of the episodes) under the pace rule keeps the other
-    # option's rewards from piling up at the end, which the zoo's value learners punish. AdAlign is
-    # PPO's alone; against the zoo too, on half the episodes (docs/loop.md, "Transfer to the
-    # learner zoo").
-    default_training = {"max": {"method": "fitted-q", "population": "zoo", "surrogate_share": 0.9, "pace_lag": 6},
+    # MAX: fitted Q reached the bar against the human surrogate where PPO reached 0.725, and
+    # planning against the learner zoo as well (a tenth of the episodes) under the pace rule keeps
+    # the other option's rewards from piling up at the end, which the zoo's value learners punish;
+    # the mean of two plans' Q is less noisy than either plan, and more than the bar where single
+    # plans straddle it. AdAlign is PPO's alone; against the zoo too, on half the episodes
+    # (docs/loop.md, "Transfer to the learner zoo").
+    default_training = {"max": {"method": "fitted-q", "population": "zoo", "surrogate_share": 0.9, "pace_lag": 6,
+                                "plans": 2},
                         "adalign": {"population": "zoo"}}
     # adversary_reward is 1 exactly when the participant chose the target option.
     trial_measures = (TrialMeasure("target_choice", "target option chosen",

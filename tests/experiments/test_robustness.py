@@ -56,7 +56,8 @@ def test_each_family_is_held_out_and_reported_beside_random_and_its_optimum(tiny
 
 def test_without_a_method_the_adversaries_are_trained_as_the_game_ships_them_and_other_options_are_refused(
         tiny_bandit_surrogate, tmp_path, capsys):
-    """The bandit's max default (Game.default_training): fitted Q, surrogate share 0.9, pace lag 6."""
+    """The bandit's max default (Game.default_training): fitted Q, surrogate share 0.9, pace lag 6,
+    two plans."""
     surrogate = tiny_bandit_surrogate
     robustness = load_experiment("robustness")
     out = tmp_path / "out"
@@ -68,6 +69,7 @@ def test_without_a_method_the_adversaries_are_trained_as_the_game_ships_them_and
     trained = json.loads((out / "adversaries" / "without-wsls-seed0" / "config.json").read_text())
     assert trained["method"] == "fitted-q" and "wsls" not in trained["population"]["families"]
     assert trained["settings"]["passes"] == 1 and trained["settings"]["pace_lag"] == 6
+    assert trained["settings"]["plans"] == 2
     assert trained["population"]["surrogate_share"] == 0.9
     assert trained["population"]["other_surrogates"] == [str(surrogate)]
     assert trained["population"]["training_surrogate_part"] == 0.6

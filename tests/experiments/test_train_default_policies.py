@@ -35,7 +35,7 @@ def test_every_objective_trains_with_the_games_measured_defaults(script, game):
         planned = objective == "max" and game in ("bandit", "gonogo")
         assert (options["method"] or "ppo") == ("fitted-q" if planned else "ppo")
         if game == "bandit" and objective == "max":  # docs/loop.md, "The pace rule settles most of it"
-            assert (options["surrogate_share"], options["pace_lag"]) == (0.9, 6)
+            assert (options["surrogate_share"], options["pace_lag"], options["plans"]) == (0.9, 6, 2)
         if game == "gonogo" and objective == "max":  # docs/loop.md, "The spacing rule"
             assert options["min_gap"] == 6
 
