@@ -16,7 +16,7 @@ from shaping_core.learners import zoo_for
 from shaping_core.policies.checkpoint import load_policy, save_policy
 from shaping_core.policies.gru import GRUPolicy
 from shaping_core.policies.shaping import ShapingAdversary
-from shaping_core.policies.shaping_q import QShapingAdversary
+from shaping_core.policies.shaping_q import PlanMean, QShapingAdversary
 from shaping_core.surrogate.checkpoint import load_surrogate, save_surrogate
 from shaping_core.surrogate.model import SurrogateNet
 from shaping_core.surrogate.fit import evaluate_surrogate
@@ -173,23 +173,25 @@ TINY_PLAN = ["--passes", "1", "--episodes", "32", "--fit-steps", "2", "--width",
 
 def test_without_a_method_the_game_s_measured_defaults_fill_in_what_is_not_given(loop):
     """The bandit's max objective: fitted Q against the surrogate and the zoo (surrogate share 0.9)
-    under the pace rule (lag 6), each overridable on the command line."""
+    under the pace rule (lag 6), the mean of two plans, each overridable on the command line."""
     folder = loop["folder"]
     trained, printed = run(["train-adversary", "--game", "bandit", "--surrogate", loop["surrogate"],
                             "--objective", "max", "--out", folder / "plain.pt", *TINY_PLAN])
-    assert ("the measured defaults --method fitted-q --population zoo --surrogate-share 0.9 --pace-lag 6"
-            in printed)
+    assert ("the measured defaults --method fitted-q --population zoo --surrogate-share 0.9 --pace-lag 6 "
+            "--plans 2\n" in printed)
     config = json.loads((folder / "plain" / "config.json").read_text())
     assert trained["method"] == config["method"] == "fitted-q" and config["settings"]["pace_lag"] == 6
+    assert config["settings"]["plans"] == 2
     assert config["population"] == {"families": [f.name for f in zoo_for("bandit")], "surrogate_share": 0.9,
                                     "other_surrogates": [],
                                     "training_surrogate_part": None}
-    assert load_policy(folder / "plain.pt").params.pace_lag == 6
+    plain = load_policy(folder / "plain.pt")
+    assert plain.params.pace_lag == 6 and isinstance(plain.net, PlanMean) and len(plain.net.plans) == 2
 
     trained, printed = run(["train-adversary", "--game", "bandit", "--surrogate", loop["surrogate"],
                             "--objective", "max", "--population", "surrogate", "--pace-lag", "3",
                             "--out", folder / "own.pt", *TINY_PLAN])
-    assert "the measured defaults --method fitted-q\n" in printed  # the share goes with the zoo
+    assert "the measured defaults --method fitted-q --plans 2\n" in printed  # the share goes with the zoo
     config = json.loads((folder / "own" / "config.json").read_text())
     assert config["method"] == "fitted-q" and config["settings"]["pace_lag"] == 3
     assert config["population"] is None
