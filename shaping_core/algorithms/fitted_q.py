@@ -295,7 +295,7 @@ def fit_q_adversary(game: Game, surrogate: SurrogateNet, settings: FittedQSettin
         fitted = [fit_plan(game, surrogate, plan, device=device, progress=progress, population=population)
                   for plan in each]
     adversary = QShapingAdversary(game, schedule_rules(settings), surrogate=surrogate,
-                                  net=PlanMean([plan.net for plan, _ in fitted]).requires_grad_(False))
+                                  net=PlanMean([plan.net for plan, _ in fitted]))
     adversary.reset(1, device)
     curve = [{"plan": k, "seed": plan.seed, **row}
              for k, (plan, (_, rows)) in enumerate(zip(each, fitted)) for row in rows]

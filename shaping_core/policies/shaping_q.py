@@ -4,9 +4,9 @@ It reads exactly what `ShapingAdversary` reads (the game's observation features 
 of the human surrogate run on the participant's trials, policies/shaping.py), but instead of a
 recurrent policy it holds `TrialQNet`: for every trial t a small MLP giving Q_t(features, a), the
 expected adversary reward from trial t to the end after action a, if it plays greedily from then
-on (or `PlanMean`, the mean of several such plans' Q). It plays the allowed action with the highest Q (ties go to the lowest index), so its
-"probabilities" are one-hot. The Q-functions are fitted by backward induction against the
-surrogate (algorithms/fitted_q.py).
+on (or `PlanMean`, the mean of several such plans' Q). It plays the allowed action with the
+highest Q (ties go to the lowest index), so its "probabilities" are one-hot. The Q-functions are
+fitted by backward induction against the surrogate (algorithms/fitted_q.py).
 
 Given the surrogate's hidden state and the game state, the future does not depend on anything
 earlier, so a per-trial function of the features suffices and the policy needs no recurrent state

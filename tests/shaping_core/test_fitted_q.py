@@ -1,6 +1,7 @@
 """Fitted Q iteration against the surrogate (shaping_core/algorithms/fitted_q.py) and the adversary
 it produces (policies/shaping_q.py): exact backups, the optimum of tiny games, checkpoints, replay."""
 
+import dataclasses
 import math
 
 import pytest
@@ -336,7 +337,7 @@ def test_several_plans_are_the_plans_of_their_own_seeds_side_by_side_or_not(thre
     assert [(row["plan"], row["seed"], row["iteration"]) for row in curve] == [(0, 2, 0), (0, 2, 1),
                                                                                 (1, 3, 0), (1, 3, 1)]
     for plan, seed in zip(averaged.net.plans, (2, 3)):
-        alone, _ = fit_q_adversary(game, surrogate, FittedQSettings(**{**settings.__dict__, "plans": 1, "seed": seed}),
+        alone, _ = fit_q_adversary(game, surrogate, dataclasses.replace(settings, plans=1, seed=seed),
                                    progress=False, population=population)
         for (name, mine), theirs in zip(plan.state_dict().items(), alone.net.state_dict().values()):
             assert torch.equal(mine, theirs), name

@@ -8,6 +8,7 @@ import json
 from django import forms
 from django.contrib import admin, messages
 from django.utils.html import format_html
+from django.utils.text import capfirst
 
 from webapp.studies.selectors import policy_conditions
 
@@ -34,8 +35,7 @@ class PolicyUploadForm(forms.ModelForm):
     def clean_checkpoint_file(self) -> bytes:
         upload = self.cleaned_data["checkpoint_file"]
         if upload.size > MAX_CHECKPOINT_BYTES:  # before reading it into memory
-            message = too_large(upload.size)
-            raise forms.ValidationError(message[0].upper() + message[1:])
+            raise forms.ValidationError(capfirst(too_large(upload.size)))
         return upload.read()
 
     def clean(self):
